@@ -1,0 +1,1 @@
+"""Beat scheduler: turns subscription cycles into Charge rows and task messages."""
