@@ -46,10 +46,17 @@ class Charge(Base):
     #: CYCLE (created by the scheduler) or MANUAL (off-cycle, by an operator or first payment).
     source: Mapped[str] = mapped_column(String(8), default="CYCLE")
     status: Mapped[str] = mapped_column(String(16), default=ChargeStatus.PENDING)
-    #: Deliberate calls to Toss (dunning attempts); re-sends of one attempt do not count.
+    #: Distinct attempts sent to Toss (one idempotency key each); re-sends of one attempt
+    #: after a timeout, reset or 409 do not count, nor do lookups.
     attempt_count: Mapped[int] = mapped_column(default=0)
+    #: Card declines so far: the dunning schedule is spent by these only (transient errors,
+    #: unknown outcomes and setup errors do not use it up).
+    decline_count: Mapped[int] = mapped_column(default=0)
     #: When the worker should act next (retry or reconcile); NULL when nothing is planned.
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: When a task message for this charge was last published (the sweeper re-publishes
+    #: PENDING charges whose message was lost, e.g. Redis restarted empty).
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: A PROCESSING claim expires here, so a crashed worker's charge is picked up again.
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: How many reconciliation lookups have run for the current UNKNOWN outcome.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-04 16:28:12.593735
+Create Date: 2026-12-04 16:29:58.023403
 """
 
 from collections.abc import Sequence
@@ -94,7 +94,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=8), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempt_count", sa.Integer(), nullable=False),
+        sa.Column("decline_count", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("enqueued_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_expires_at", models.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reconcile_count", sa.Integer(), nullable=False),
         sa.Column("waiting_for_card", sa.Boolean(), nullable=False),
