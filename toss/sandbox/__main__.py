@@ -1,0 +1,3 @@
+from toss.sandbox.cli import main
+
+raise SystemExit(main())
