@@ -11,7 +11,7 @@ from aiohttp import web
 
 from toss._auth import mask
 from toss.sandbox import checks, objects
-from toss.sandbox.context import BASE_LATENCY_MS, NOW, STORE
+from toss.sandbox.context import BASE_LATENCY_MS, DROP_RESPONSE, NOW, STORE
 from toss.sandbox.errors import ApiError
 from toss.sandbox.triggers import ISSUE_FAILURES, magic_behaviour, take_magic_decline
 
@@ -113,7 +113,7 @@ async def charge(request: web.Request) -> web.Response:
     store.add_payment(payment)
     store.save()
     if store.faults.take(customer_key, "dropResponse"):
-        request["drop_response"] = True  # charged and recorded; the client never hears it
+        request[DROP_RESPONSE] = True  # charged and recorded; the client never hears it
     return json_response(payment)
 
 

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from scheduler.clock import SystemClock
 from toss.sandbox import api, control
-from toss.sandbox.context import BASE_LATENCY_MS, NOW, STORE
+from toss.sandbox.context import BASE_LATENCY_MS, DROP_RESPONSE, NOW, STORE
 from toss.sandbox.errors import TRACE_HEADER, ApiError, error_response
 from toss.sandbox.gate import Handler, gate
 from toss.sandbox.store import Store
@@ -34,7 +34,7 @@ async def _toss_envelope(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPMethodNotAllowed:
         response = error_response(request, "INVALID_REQUEST")
     response.headers[TRACE_HEADER] = secrets.token_hex(16)
-    if request.get("drop_response") and request.transport is not None:
+    if request.get(DROP_RESPONSE) and request.transport is not None:
         # dropResponse fault: the payment is recorded, but the client sees a closed socket.
         request.transport.abort()
     return response

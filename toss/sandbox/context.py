@@ -9,7 +9,7 @@ from aiohttp import web
 
 from toss.sandbox.store import Store
 
-__all__ = ["STORE", "NOW", "BASE_LATENCY_MS"]
+__all__ = ["STORE", "NOW", "BASE_LATENCY_MS", "DROP_RESPONSE"]
 
 #: The sandbox state.
 STORE = web.AppKey("store", Store)
@@ -17,3 +17,5 @@ STORE = web.AppKey("store", Store)
 NOW = web.AppKey("now", Callable[[], datetime])
 #: Latency added to every charge, from --latency-ms, in milliseconds.
 BASE_LATENCY_MS = web.AppKey("base_latency_ms", int)
+#: Set on a charge request whose answer the dropResponse fault swallows.
+DROP_RESPONSE = web.RequestKey("drop_response", bool)
