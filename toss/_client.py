@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from toss import _validate as v
 from toss._auth import mask
+from toss._errors import TossValidationError
 from toss._models import Billing, Payment
 from toss._transport import Transport
 
@@ -179,7 +180,7 @@ class TossClient(Transport):
         for declines (SOFT/HARD_DECLINE) and unknown outcomes (5xx, DUPLICATED_ORDER_ID, ...).
         """
         if not isinstance(billing_key, str) or not billing_key:
-            raise v.TossValidationError("billing_key", "must be a non-empty string")
+            raise TossValidationError("billing_key", "must be a non-empty string")
         body: dict[str, Any] = {
             "customerKey": v.validate_customer_key(customer_key),
             "amount": v.validate_amount(amount),

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 import urllib3
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from toss import _validate as v
 from toss._auth import basic_auth_header
@@ -25,6 +25,8 @@ logger = logging.getLogger("toss")
 
 #: Response header carrying Toss's request id (quote it to Toss support).
 TRACE_HEADER = "X-TossPayments-Trace-Id"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
@@ -43,7 +45,7 @@ class Transport:
     _read_timeout_seconds: float
     _accept_language: str | None
 
-    def _parse(self, model: type[Any], data: dict[str, Any], *, method: str) -> Any:
+    def _parse(self, model: type[M], data: dict[str, Any], *, method: str) -> M:
         try:
             return model.model_validate(data)
         except ValidationError:

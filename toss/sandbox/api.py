@@ -41,7 +41,7 @@ def _new_key(request: web.Request, *, customer_key: str, card_number: str) -> we
     store = request.app[STORE]
     if card_number in ISSUE_FAILURES:
         raise ApiError(ISSUE_FAILURES[card_number])
-    record = {
+    record: dict[str, Any] = {
         "billingKey": objects.new_billing_key(),
         "customerKey": customer_key,
         "authenticatedAt": objects.kst(request.app[NOW]()),
