@@ -26,7 +26,8 @@ from models.crypto import generate_key
 
 __all__ = ["run"]
 
-VAR = Path("var")
+#: Where make run keeps its database, Redis data, sandbox state and encryption key.
+VAR = Path(os.environ.get("BILLBEAT_VAR_DIR", "var"))
 #: Test key used against the local sandbox only (the sandbox accepts any test_sk_ key).
 SANDBOX_SECRET_KEY = "test_sk_billbeat_local_demo"
 
@@ -99,6 +100,9 @@ def run() -> int:
         if not env.get("TOSS_API_BASE"):
             env["TOSS_API_BASE"] = stack.enter_context(_sandbox(free_port()))
             env.setdefault("TOSS_SECRET_KEY", SANDBOX_SECRET_KEY)
+            # The demo shows dunning within minutes instead of days, and ticks every second.
+            env.setdefault("BILLBEAT_RETRY_SCHEDULE", "30s,1m,2m")
+            env.setdefault("BILLBEAT_TICK_SECONDS", "1")
             _say(f"toss     {env['TOSS_API_BASE']} (local sandbox, state in var/)")
         else:
             _say(f"toss     {env['TOSS_API_BASE']}")
