@@ -19,6 +19,7 @@ from models.crypto import BillingKeyCipher
 from models.db import make_engine, make_session_factory
 from scheduler.clock import Clock, SystemClock
 from toss import TossClient
+from worker.breaker import SetupBreaker
 from worker.publish import CeleryPublisher, Publisher
 
 __all__ = ["Deps", "get_deps", "set_deps", "reset_deps", "build_deps"]
@@ -34,6 +35,8 @@ class Deps:
     cipher: BillingKeyCipher
     publisher: Publisher
     pid: int = field(default_factory=os.getpid)
+    #: Process-local setup-error circuit breaker (worker/breaker.py).
+    breaker: SetupBreaker = field(default_factory=SetupBreaker)
 
 
 _lock = threading.Lock()

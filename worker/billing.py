@@ -1,0 +1,318 @@
+"""The charge state machine: ``run_charge`` and its siblings, plain functions of ``Deps``.
+
+One run: claim the row (conditional UPDATE) -> reconcile first if the last call's fate is
+unknown -> check subscription, card and setup breaker -> record the attempt (STARTED) ->
+call Toss with no transaction open -> settle attempt + charge (+ subscription) in one
+transaction. Rules and the outcome table: docs/worker.md.
+
+Attempt identity (STYLE G3): the Idempotency-Key is ``{order_id}-a{n}``. A NEW attempt number
+(attempt_count + 1) follows any definitive answer from Toss (decline, 429/transient refusal
+with a response, setup or invalid error, 5xx/PROVIDER_ERROR-type answers once a lookup said
+NOT_FOUND, a failed payment found by lookup). The SAME number and key, verbatim, follow a
+send that got no answer (timeout, reset, refused connection, a crash mid-call) or a 409
+IDEMPOTENT_REQUEST_PROCESSING: Toss replays the first response for a repeated key, so a
+re-send can never charge twice, while a deliberate new attempt must not just replay a decline.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from models import (
+    AttemptOutcome,
+    CallKind,
+    Charge,
+    ChargeStatus,
+    Subscription,
+    SubscriptionStatus,
+    order_id_for,
+)
+from toss import ErrorKind, TossAPIError, TossError
+from worker import outcomes as out
+from worker.deps import Deps
+from worker.reconcile import LookupVerdict, lookup_order
+from worker.records import (
+    Snapshot,
+    SubscriptionChange,
+    claim,
+    current_status,
+    finish_attempt,
+    load_billing_key,
+    load_snapshot,
+    start_attempt,
+)
+from worker.retry_policy import idempotency_key_for, key_is_spent
+from worker.sanitize import sanitize_response
+
+__all__ = [
+    "run_charge",
+    "run_reconcile",
+    "retry_charge_now",
+    "charge_subscription_now",
+    "next_attempt_number",
+]
+
+logger = logging.getLogger(__name__)
+
+_NOT_SCHEDULABLE = (SubscriptionStatus.CANCELED, SubscriptionStatus.PAUSED)
+_UNPAID_FROM = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
+
+
+def run_charge(deps: Deps, charge_id: int) -> str:
+    """Charge one Charge row once. Safe to call twice or concurrently: only the worker whose
+    claim succeeds talks to Toss; the others return "BUSY" (or the settled status).
+
+    Returns the outcome: "DONE", "RETRY_SCHEDULED", "UNKNOWN", "FAILED", "SKIPPED", "BUSY",
+    or the current status when the charge is not due ("RETRY_SCHEDULED", ...). Declines are
+    outcomes, never exceptions; unexpected errors (database, cipher) propagate and the
+    charge's lease expiry hands it to the next run.
+    """
+    return _run(deps, charge_id, reconcile=False)
+
+
+def run_reconcile(deps: Deps, charge_id: int) -> str:
+    """Look an UNKNOWN charge up by orderId now (whatever its next_attempt_at) and settle it:
+    found -> DONE; not found -> re-send in the same run; lookup failed -> next ladder rung."""
+    return _run(deps, charge_id, reconcile=True)
+
+
+def retry_charge_now(deps: Deps, charge_id: int) -> str:
+    """Operator retry of a RETRY_SCHEDULED (incl. waiting for a card) or FAILED charge, now.
+
+    Same orderId; a new attempt number whenever the previous key was answered. A charge that
+    is UNKNOWN, PENDING, PROCESSING, DONE or SKIPPED is refused ("REFUSED"): an unknown
+    outcome must be reconciled, never re-sent blindly.
+    """
+    now = deps.clock.now()
+    with deps.session_factory() as session, session.begin():
+        result = session.execute(
+            update(Charge)
+            .where(
+                Charge.id == charge_id,
+                Charge.status.in_([ChargeStatus.RETRY_SCHEDULED, ChargeStatus.FAILED]),
+            )
+            .values(
+                status=ChargeStatus.RETRY_SCHEDULED,
+                next_attempt_at=now,
+                waiting_for_card=False,
+                updated_at=now,
+            )  # fmt: skip
+            .execution_options(synchronize_session=False)
+        )
+        reopened = result.rowcount == 1  # type: ignore[attr-defined]
+    if not reopened:
+        logger.warning(
+            "charge_id=%d retry refused: status=%s", charge_id, current_status(deps, charge_id)
+        )
+        return "REFUSED"
+    return run_charge(deps, charge_id)
+
+
+def charge_subscription_now(deps: Deps, subscription_id: int) -> str:
+    """Create an off-cycle MANUAL charge (cycle_at = now to the second, amount read from the
+    subscription now) and run it. Refused for CANCELED and PAUSED subscriptions. A second
+    delivery within the same second finds and runs the same charge (unique cycle)."""
+    now = deps.clock.now()
+    cycle_at = now.replace(microsecond=0)
+    with deps.session_factory() as session, session.begin():
+        sub = session.get(Subscription, subscription_id)
+        status = sub.status if sub else "MISSING"
+        if sub is not None and status not in _NOT_SCHEDULABLE:
+            charge = Charge(
+                subscription_id=sub.id, cycle_at=cycle_at,
+                order_id=order_id_for(sub.id, cycle_at), order_name=sub.order_name,
+                amount=sub.amount, tax_free_amount=sub.tax_free_amount, source="MANUAL",
+                status=ChargeStatus.PENDING, created_at=now, updated_at=now,
+            )  # fmt: skip
+    if sub is None or status in _NOT_SCHEDULABLE:
+        logger.warning(
+            "subscription_id=%d off-cycle charge refused: status=%s", subscription_id, status
+        )
+        return "REFUSED"
+    try:
+        with deps.session_factory() as session, session.begin():
+            session.add(charge)
+            session.flush()
+            charge_id = charge.id
+    except IntegrityError:
+        # Delivered twice within one second: the first delivery's charge is this one.
+        with deps.session_factory() as session:
+            charge_id = session.scalars(
+                select(Charge.id).where(
+                    Charge.subscription_id == subscription_id, Charge.cycle_at == cycle_at
+                )
+            ).one()
+    logger.info("subscription_id=%d off-cycle charge_id=%d", subscription_id, charge_id)
+    return run_charge(deps, charge_id)
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+def _run(deps: Deps, charge_id: int, *, reconcile: bool) -> str:
+    claimed = claim(deps, charge_id, deps.clock.now(), reconcile=reconcile)
+    if claimed is None:
+        status = current_status(deps, charge_id)
+        if status is None:
+            logger.warning("charge_id=%d not found", charge_id)
+            return "MISSING"
+        return "BUSY" if status == ChargeStatus.PROCESSING else str(status)
+    snap = load_snapshot(deps, charge_id, claimed.token)
+    if _needs_lookup(snap):
+        settled = _reconcile_first(deps, snap)
+        if settled is not None:
+            return settled
+        snap = load_snapshot(deps, charge_id, claimed.token)
+    return _proceed(deps, snap)
+
+
+def _needs_lookup(snap: Snapshot) -> bool:
+    # The latest call's fate is unknown: a CHARGE that timed out / got a 5xx (UNKNOWN) or
+    # whose worker died mid-call (STARTED), or a lookup that failed or died.
+    last = snap.last_call
+    return last is not None and last.outcome in (AttemptOutcome.STARTED, AttemptOutcome.UNKNOWN)
+
+
+def next_attempt_number(snap: Snapshot) -> int:
+    """The attempt number of the next CHARGE call (see the module docstring for the rule)."""
+    last = snap.last_charge_call
+    if last is None or snap.attempt_count == 0:
+        return snap.attempt_count + 1
+    lookup_declined = (
+        snap.last_call is not None
+        and snap.last_call.call == CallKind.LOOKUP
+        and snap.last_call.outcome == AttemptOutcome.DECLINED
+    )
+    if lookup_declined or key_is_spent(outcome=last.outcome, http_status=last.http_status):
+        return snap.attempt_count + 1
+    return last.number
+
+
+def _reconcile_first(deps: Deps, snap: Snapshot) -> str | None:
+    """Settle from a lookup; None when nothing was charged and the run should go on."""
+    res = lookup_order(deps, snap)
+    now = deps.clock.now()
+    common = {"now": now, "attempt_id": res.attempt_id, "attempt_fields": res.attempt_fields,
+              "attempt": snap.attempt_count}  # fmt: skip
+    if res.verdict is LookupVerdict.LOST_LEASE:
+        return "BUSY"
+    if res.verdict is LookupVerdict.CHARGED:
+        assert res.payment is not None
+        return out.settle_done(deps, snap, payment=res.payment, **common)  # type: ignore[arg-type]
+    if res.verdict is LookupVerdict.FAILED:
+        return out.settle_lookup_failed(deps, snap, **common)  # type: ignore[arg-type]
+    if res.verdict is LookupVerdict.DECLINED and res.decline_kind in (
+        ErrorKind.SOFT_DECLINE, ErrorKind.HARD_DECLINE,
+    ):  # fmt: skip
+        return out.settle_decline(
+            deps, snap, kind=res.decline_kind, code=res.decline_code or "UNKNOWN_DECLINE",
+            message=res.decline_message, daily_limit=False, **common,  # type: ignore[arg-type]
+        )  # fmt: skip
+    # NOT_FOUND, or a failed payment for another reason: nothing was charged; send.
+    assert res.attempt_id is not None
+    finish_attempt(deps, res.attempt_id, now, res.attempt_fields)
+    return None
+
+
+def _proceed(deps: Deps, snap: Snapshot) -> str:
+    now = deps.clock.now()
+    if snap.waiting_for_card:
+        # Claimed only once next_attempt_at (the card deadline) passed with no new card.
+        return out.settle_final(
+            deps, snap, now=now, status=ChargeStatus.FAILED,
+            code=snap.failure_code or "CARD_NOT_REPLACED",
+            subscription=SubscriptionChange(
+                _UNPAID_FROM, SubscriptionStatus.UNPAID, clear_next_charge_at=True
+            ),
+        )  # fmt: skip
+    if snap.subscription_status in _NOT_SCHEDULABLE:
+        never_tried = snap.attempt_count == 0
+        return out.settle_final(
+            deps, snap, now=now,
+            status=ChargeStatus.SKIPPED if never_tried else ChargeStatus.FAILED,
+            code=f"SUBSCRIPTION_{snap.subscription_status}", subscription=None,
+        )  # fmt: skip
+    encrypted = load_billing_key(deps, snap.customer_id)
+    if encrypted is None:
+        return out.settle_decline(
+            deps, snap, now=now, attempt_id=None, attempt_fields={},
+            kind=ErrorKind.HARD_DECLINE, code="NO_BILLING_KEY", message=None,
+            daily_limit=False, attempt=snap.attempt_count,
+        )  # fmt: skip
+    blocked_until = deps.breaker.blocked_until(now)
+    if blocked_until is not None:
+        return out.settle_reschedule(deps, snap, now=now, at=blocked_until)
+    return _send(deps, snap, deps.cipher.decrypt(encrypted))
+
+
+def _send(deps: Deps, snap: Snapshot, billing_key: str) -> str:
+    number = next_attempt_number(snap)
+    key = idempotency_key_for(snap.order_id, number)
+    attempt_id = start_attempt(
+        deps, snap, call=CallKind.CHARGE, number=number, idempotency_key=key,
+        amount=snap.amount, now=deps.clock.now(),
+    )  # fmt: skip
+    if attempt_id is None:
+        deps.breaker.release_probe()
+        return "BUSY"
+    try:
+        payment = deps.toss.charge(
+            billing_key=billing_key, customer_key=snap.customer_key, amount=snap.amount,
+            order_id=snap.order_id, order_name=snap.order_name,
+            tax_free_amount=snap.tax_free_amount, idempotency_key=key,
+        )  # fmt: skip
+    except TossError as exc:
+        return _on_error(deps, snap, attempt_id, number, exc, billing_key)
+    deps.breaker.record_ok()
+    fields = {"outcome": AttemptOutcome.DONE, "http_status": 200,
+              "response": sanitize_response(payment.raw, secrets=(billing_key,))}  # fmt: skip
+    return out.settle_done(
+        deps, snap, now=deps.clock.now(), attempt_id=attempt_id, attempt_fields=fields,
+        payment=payment, attempt=number,
+    )  # fmt: skip
+
+
+#: Attempt outcome recorded for each error kind.
+_ATTEMPT_OUTCOME = {
+    ErrorKind.SOFT_DECLINE: AttemptOutcome.DECLINED,
+    ErrorKind.HARD_DECLINE: AttemptOutcome.DECLINED,
+    ErrorKind.TRANSIENT: AttemptOutcome.TRANSIENT,
+    ErrorKind.UNKNOWN_OUTCOME: AttemptOutcome.UNKNOWN,
+    ErrorKind.SETUP: AttemptOutcome.SETUP_ERROR,
+    ErrorKind.INVALID_REQUEST: AttemptOutcome.INVALID,
+}
+
+
+def _on_error(
+    deps: Deps, snap: Snapshot, attempt_id: int, number: int, exc: TossError, billing_key: str
+) -> str:
+    now = deps.clock.now()
+    api = exc if isinstance(exc, TossAPIError) else None
+    code = api.code if api else type(exc).__name__
+    fields = {
+        "outcome": _ATTEMPT_OUTCOME[exc.kind], "http_status": api.http_status if api else None,
+        "error_kind": exc.kind.value, "error_code": code, "error_message": exc.message,
+        "trace_id": api.trace_id if api else None,
+        "response": sanitize_response(api.body, secrets=(billing_key,)) if api else None,
+    }  # fmt: skip
+    if exc.kind is not ErrorKind.SETUP:
+        deps.breaker.record_ok()
+    common = {"now": now, "attempt_id": attempt_id, "attempt_fields": fields, "attempt": number}
+    kind = exc.kind
+    if kind in (ErrorKind.SOFT_DECLINE, ErrorKind.HARD_DECLINE):
+        return out.settle_decline(
+            deps, snap, kind=kind, code=code, message=exc.message,
+            daily_limit=exc.retry_not_before_next_day, **common,  # type: ignore[arg-type]
+        )  # fmt: skip
+    if kind is ErrorKind.TRANSIENT:
+        return out.settle_transient(deps, snap, code=code, **common)  # type: ignore[arg-type]
+    if kind is ErrorKind.UNKNOWN_OUTCOME:
+        return out.settle_unknown(deps, snap, code=code, **common)  # type: ignore[arg-type]
+    if kind is ErrorKind.SETUP:
+        return out.settle_setup(deps, snap, code=code, **common)  # type: ignore[arg-type]
+    return out.settle_invalid(
+        deps, snap, code=code, message=exc.message, **common  # type: ignore[arg-type]
+    )  # fmt: skip

@@ -1,0 +1,302 @@
+"""The charge worker's database steps, each one short transaction (never open during HTTP).
+
+- ``claim``: the conditional UPDATE that makes one worker the only one acting on a charge.
+- ``load_snapshot``: what the state machine needs, read once after the claim.
+- ``start_attempt`` / ``finish_attempt`` / ``settle``: the attempt log written before and after
+  each call, and the charge (+ subscription) update written together with the attempt's end.
+
+The claim's ``lease_expires_at`` doubles as a fencing token: every later write checks that the
+charge is still PROCESSING with *our* lease, so a worker that stalled past its lease (and whose
+charge another worker took over) cannot overwrite the newer state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from models import (
+    AttemptOutcome,
+    BillingKey,
+    BillingKeyStatus,
+    CallKind,
+    Charge,
+    ChargeAttempt,
+    ChargeStatus,
+    Customer,
+    Subscription,
+)
+from worker.deps import Deps
+
+__all__ = [
+    "Claim",
+    "LastCall",
+    "Snapshot",
+    "SubscriptionChange",
+    "lease_seconds",
+    "claim",
+    "current_status",
+    "load_snapshot",
+    "load_billing_key",
+    "start_attempt",
+    "finish_attempt",
+    "settle",
+]
+
+#: Margin on top of the HTTP timeouts before a claim is considered abandoned, seconds.
+LEASE_MARGIN_SECONDS = 60.0
+
+
+def lease_seconds(deps: Deps) -> float:
+    """Long enough for one lookup and one charge call with their timeouts, plus a margin."""
+    s = deps.settings
+    return (
+        2 * s.toss_connect_timeout_seconds
+        + s.toss_read_timeout_seconds
+        + s.toss_charge_read_timeout_seconds
+        + LEASE_MARGIN_SECONDS
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: datetime  #: the lease_expires_at we set (fencing token)
+    previous_status: str
+
+
+@dataclass(frozen=True)
+class LastCall:
+    call: str
+    number: int
+    outcome: str
+    http_status: int | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    charge_id: int
+    subscription_id: int
+    customer_id: int
+    customer_key: str
+    order_id: str
+    order_name: str
+    amount: int
+    tax_free_amount: int
+    attempt_count: int
+    decline_count: int
+    reconcile_count: int
+    waiting_for_card: bool
+    failure_code: str | None
+    subscription_status: str
+    last_call: LastCall | None  #: latest attempt row of any kind
+    last_charge_call: LastCall | None  #: latest CHARGE row
+    transient_streak: int  #: trailing CHARGE rows with outcome TRANSIENT
+    first_failure_at: datetime | None  #: earliest DECLINED row
+    token: datetime
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    """Move the subscription to ``to`` only if it is currently in ``when``."""
+
+    when: tuple[str, ...]
+    to: str
+    clear_next_charge_at: bool = False
+
+
+def claim(deps: Deps, charge_id: int, now: datetime, *, reconcile: bool) -> Claim | None:
+    """Make this worker the only one acting on the charge, or return None.
+
+    Charge task: PENDING; RETRY_SCHEDULED/UNKNOWN whose next_attempt_at is due; PROCESSING
+    whose lease expired (its worker died). Reconcile task: any UNKNOWN (a lookup is cheap and
+    an operator may ask for it early).
+    """
+    token = now + timedelta(seconds=lease_seconds(deps))
+    with deps.session_factory() as session, session.begin():
+        status = session.scalar(select(Charge.status).where(Charge.id == charge_id))
+        if status is None:
+            return None
+        if reconcile:
+            claimable: Any = Charge.status == ChargeStatus.UNKNOWN
+        else:
+            due = or_(Charge.next_attempt_at.is_(None), Charge.next_attempt_at <= now)
+            claimable = or_(
+                Charge.status == ChargeStatus.PENDING,
+                and_(Charge.status.in_([ChargeStatus.RETRY_SCHEDULED, ChargeStatus.UNKNOWN]), due),
+                and_(Charge.status == ChargeStatus.PROCESSING, Charge.lease_expires_at < now),
+            )
+        # `status == observed` makes the read and the write one atomic step: on PostgreSQL a
+        # concurrent claimer blocks on the row lock, then re-checks and finds PROCESSING.
+        result = session.execute(
+            update(Charge)
+            .where(Charge.id == charge_id, Charge.status == status, claimable)
+            .values(status=ChargeStatus.PROCESSING, lease_expires_at=token, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+    return Claim(token=token, previous_status=status)
+
+
+def current_status(deps: Deps, charge_id: int) -> str | None:
+    with deps.session_factory() as session:
+        return session.scalar(select(Charge.status).where(Charge.id == charge_id))
+
+
+def _last(rows: list[ChargeAttempt]) -> LastCall | None:
+    if not rows:
+        return None
+    r = rows[-1]
+    return LastCall(call=r.call, number=r.number, outcome=r.outcome, http_status=r.http_status)
+
+
+def load_snapshot(deps: Deps, charge_id: int, token: datetime) -> Snapshot:
+    with deps.session_factory() as session:
+        charge = session.get_one(Charge, charge_id)
+        sub = session.get_one(Subscription, charge.subscription_id)
+        customer = session.get_one(Customer, sub.customer_id)
+        rows = list(
+            session.scalars(
+                select(ChargeAttempt)
+                .where(ChargeAttempt.charge_id == charge_id)
+                .order_by(ChargeAttempt.id)
+            )
+        )
+    charges = [r for r in rows if r.call == CallKind.CHARGE]
+    streak = 0
+    for r in reversed(charges):
+        if r.outcome != AttemptOutcome.TRANSIENT:
+            break
+        streak += 1
+    declined = [r.finished_at or r.started_at for r in rows if r.outcome == AttemptOutcome.DECLINED]
+    return Snapshot(
+        charge_id=charge.id,
+        subscription_id=sub.id,
+        customer_id=customer.id,
+        customer_key=customer.customer_key,
+        order_id=charge.order_id,
+        order_name=charge.order_name,
+        amount=charge.amount,
+        tax_free_amount=charge.tax_free_amount,
+        attempt_count=charge.attempt_count,
+        decline_count=charge.decline_count,
+        reconcile_count=charge.reconcile_count,
+        waiting_for_card=charge.waiting_for_card,
+        failure_code=charge.failure_code,
+        subscription_status=sub.status,
+        last_call=_last(rows),
+        last_charge_call=_last(charges),
+        transient_streak=streak,
+        first_failure_at=min(declined) if declined else None,
+        token=token,
+    )
+
+
+def load_billing_key(deps: Deps, customer_id: int) -> str | None:
+    """The customer's newest ACTIVE billing key, still encrypted (decrypt only in memory)."""
+    with deps.session_factory() as session:
+        return session.scalar(
+            select(BillingKey.billing_key_encrypted)
+            .where(
+                BillingKey.customer_id == customer_id,
+                BillingKey.status == BillingKeyStatus.ACTIVE,
+            )
+            .order_by(BillingKey.created_at.desc(), BillingKey.id.desc())
+            .limit(1)
+        )
+
+
+def _fence(snap: Snapshot) -> Any:
+    return and_(
+        Charge.id == snap.charge_id,
+        Charge.status == ChargeStatus.PROCESSING,
+        Charge.lease_expires_at == snap.token,
+    )
+
+
+def start_attempt(
+    deps: Deps,
+    snap: Snapshot,
+    *,
+    call: CallKind,
+    number: int,
+    idempotency_key: str | None,
+    amount: int | None,
+    now: datetime,
+) -> int | None:
+    """Record a call before making it (outcome STARTED). Returns the row id, or None when the
+    lease was lost (then the caller must not call Toss)."""
+    with deps.session_factory() as session, session.begin():
+        values: dict[str, Any] = {"updated_at": now}
+        if call == CallKind.CHARGE:
+            values["attempt_count"] = number
+        fenced = session.execute(
+            update(Charge).where(_fence(snap)).values(**values)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if fenced.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = ChargeAttempt(
+            charge_id=snap.charge_id, call=call, number=number, idempotency_key=idempotency_key,
+            amount=amount, started_at=now, outcome=AttemptOutcome.STARTED,
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _finish(session: Any, attempt_id: int, now: datetime, fields: dict[str, Any]) -> None:
+    session.execute(
+        update(ChargeAttempt)
+        .where(ChargeAttempt.id == attempt_id)
+        .values(finished_at=now, **fields)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def finish_attempt(deps: Deps, attempt_id: int, now: datetime, fields: dict[str, Any]) -> None:
+    """Complete an attempt row without touching the charge (e.g. a lookup answered 404)."""
+    with deps.session_factory() as session, session.begin():
+        _finish(session, attempt_id, now, fields)
+
+
+def settle(
+    deps: Deps,
+    snap: Snapshot,
+    *,
+    now: datetime,
+    attempt_id: int | None,
+    attempt_fields: dict[str, Any],
+    charge_fields: dict[str, Any],
+    subscription: SubscriptionChange | None = None,
+) -> bool:
+    """In ONE transaction: finish the attempt row, update the charge (releasing the lease) and
+    maybe the subscription. False when the lease was lost: the attempt row is still completed
+    (it is history), the charge and subscription are left to the worker that holds it now."""
+    with deps.session_factory() as session, session.begin():
+        if attempt_id is not None:
+            _finish(session, attempt_id, now, attempt_fields)
+        result = session.execute(
+            update(Charge).where(_fence(snap))
+            .values(lease_expires_at=None, updated_at=now, **charge_fields)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        if subscription is not None:
+            values: dict[str, Any] = {"status": subscription.to, "updated_at": now}
+            if subscription.clear_next_charge_at:
+                values["next_charge_at"] = None
+            session.execute(
+                update(Subscription)
+                .where(
+                    Subscription.id == snap.subscription_id,
+                    Subscription.status.in_(subscription.when),
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+    return True
