@@ -104,11 +104,11 @@ def _insert_charges(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     dialect = session.get_bind().dialect.name
     ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = ins(_charges).on_conflict_do_nothing().returning(_charges.c.id, _charges.c.status)
-    pending: list[int] = []
-    for start in range(0, len(rows), _CHUNK):
-        result = session.execute(stmt.values(rows[start : start + _CHUNK]))
-        pending.extend(r.id for r in result if r.status == ChargeStatus.PENDING)
-    return pending
+    # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERT ... RETURNING
+    # batches from one cached compiled statement (a .values([...]) list would be recompiled
+    # with thousands of bind parameters on every pass).
+    result = session.execute(stmt, rows)
+    return [r.id for r in result if r.status == ChargeStatus.PENDING]
 
 
 def _charge_row(sub: Row[Any], cycle_at: datetime, status: str, now: datetime) -> dict[str, Any]:
