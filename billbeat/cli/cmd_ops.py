@@ -81,7 +81,10 @@ def sandbox(ctx: typer.Context) -> None:
     """
     from toss import sandbox as sandbox_pkg  # imported here: only this command needs aiohttp
 
-    code = sandbox_pkg.main(list(ctx.args))  # type: ignore[attr-defined]
+    try:
+        code = sandbox_pkg.main(list(ctx.args))
+    except SystemExit as exc:  # argparse exits on --help or bad options
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     raise typer.Exit(code or 0)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,12 +31,13 @@ def main(argv: list[str] | None = None, *, clock: Clock | None = None) -> int:
     try:
         result = command.main(args=args, prog_name="billbeat", standalone_mode=False, obj=rt)
         return result if isinstance(result, int) else EXIT_OK
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         return _fail("aborted", EXIT_RUNTIME)
-    except click.ClickException as exc:
-        return _fail(exc.format_message(), EXIT_USAGE)
+    except typer.TyperException as exc:  # typer's (vendored click) usage errors
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        return _fail(message, getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
     except (NotFoundError, ConflictError) as exc:
         return _fail(str(exc), EXIT_RUNTIME)
     except ServiceError as exc:

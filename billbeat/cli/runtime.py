@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +50,9 @@ class Runtime:
     def session_factory(self) -> sessionmaker[Session]:
         """Sessions on a database that is reachable and migrated to head (else CliError)."""
         if not self._migrations_checked:
+            if _missing_sqlite_file(self.settings.database_url):
+                # Connecting would create an empty file; say what to do instead.
+                raise CliError(None, NOT_INITIALISED, exit_code=EXIT_RUNTIME)
             try:
                 current = current_revision(self.engine)
             except SQLAlchemyError as exc:
@@ -80,6 +84,13 @@ class Runtime:
             self.toss.close()
         if "engine" in self.__dict__:
             self.engine.dispose()
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return False
+    return not Path(url[len(prefix) :].split("?", 1)[0]).exists()
 
 
 def _first_line(exc: BaseException) -> str:
