@@ -3,11 +3,17 @@ written and nothing sent to Toss."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tests.helpers.billing_rows import OK_CARD
-from tests.test_cli_flow import Cli
-from tests.test_cli_flow import cli as _cli_fixture  # noqa: F401  (registers the `cli` fixture)
+from tests.helpers.cli_runner import Cli, cli_env
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Iterator[Cli]:
+    yield from cli_env(tmp_path, monkeypatch, capsys, sandbox_url)
 
 
 @pytest.fixture

@@ -7,66 +7,26 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from billbeat.cli import main
-from billbeat.settings import get_settings
 from models import ChargeStatus, Subscription
 from models.crypto import BillingKeyCipher, generate_key
 from models.db import make_engine
-from scheduler.clock import ManualClock
 from tests.fixtures.sandbox import TEST_SECRET_KEY
-from tests.helpers.billing_rows import OK_CARD, add_charge, row_counts
+from tests.helpers.billing_rows import OK_CARD, add_charge
+from tests.helpers.cli_runner import Cli, cli_env
 
 REPO = Path(__file__).resolve().parents[1]
-START = datetime(2025, 5, 1, 1, 0, tzinfo=UTC)  # 10:00 KST
-
-
-class Cli:
-    """Runs ``billbeat`` in-process; ``json(...)`` appends --json and parses stdout."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str], url: str, key: str) -> None:
-        self.capsys = capsys
-        self.url = url
-        self.key = key
-        self.clock = ManualClock(START)
-
-    def run(self, *args: str) -> tuple[int, str, str]:
-        self.capsys.readouterr()
-        code = main(list(args), clock=self.clock)
-        out, err = self.capsys.readouterr()
-        return code, out, err
-
-    def json(self, *args: str) -> object:
-        code, out, err = self.run(*args, "--json")
-        assert code == 0, err
-        assert err == ""
-        return json.loads(out)
-
-    def counts(self) -> dict[str, int]:
-        engine = make_engine(self.url)
-        with Session(engine) as session:
-            counts = row_counts(session)
-        engine.dispose()
-        return counts
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Cli:
-    url = f"sqlite:///{tmp_path}/var/billbeat.db"
-    key = generate_key()
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.setenv("TOSS_API_BASE", sandbox_url)
-    monkeypatch.setenv("TOSS_SECRET_KEY", TEST_SECRET_KEY)
-    monkeypatch.setenv("BILLBEAT_ENCRYPTION_KEY", key)
-    get_settings.cache_clear()
-    yield Cli(capsys, url, key)
-    get_settings.cache_clear()
+def cli(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Iterator[Cli]:
+    yield from cli_env(tmp_path, monkeypatch, capsys, sandbox_url)
 
 
 def test_database_not_initialised_is_one_line(cli):
