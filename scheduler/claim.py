@@ -21,9 +21,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -52,8 +52,8 @@ _CHUNK = 500
 _SCHEDULABLE = (SubscriptionStatus.ACTIVE.value, SubscriptionStatus.PAST_DUE.value)
 _ONE_US = timedelta(microseconds=1)
 
-_subs = Subscription.__table__
-_charges = Charge.__table__
+_subs = cast(Table, Subscription.__table__)
+_charges = cast(Table, Charge.__table__)
 
 
 @dataclass
@@ -111,7 +111,7 @@ def _insert_charges(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return [r.id for r in result if r.status == ChargeStatus.PENDING]
 
 
-def _charge_row(sub: Row[Any], cycle_at: datetime, status: str, now: datetime) -> dict[str, Any]:
+def _charge_row(sub: Any, cycle_at: datetime, status: str, now: datetime) -> dict[str, Any]:
     return {
         "subscription_id": sub.id,
         "cycle_at": cycle_at,

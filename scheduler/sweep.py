@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.charge import Charge
@@ -26,7 +26,7 @@ __all__ = ["SweepResult", "sweep", "claim_stale_charges"]
 
 log = logging.getLogger(__name__)
 
-_charges = Charge.__table__
+_charges = cast(Table, Charge.__table__)
 #: Rows per IN-list.
 _CHUNK = 500
 

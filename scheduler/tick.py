@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.charge import Charge
@@ -152,7 +152,7 @@ class ChargeScheduler:
     def _seconds_until_next(self, now: datetime) -> float:
         # Three index-only lookups in one round trip (ix_subscriptions_next_charge_at,
         # ix_charges_status_next_attempt_at); one equality per status keeps each a min() scan.
-        def next_attempt(status: ChargeStatus) -> object:
+        def next_attempt(status: ChargeStatus) -> ScalarSelect[datetime | None]:
             return (
                 select(func.min(Charge.next_attempt_at))
                 .where(Charge.status == status.value)
