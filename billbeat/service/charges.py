@@ -72,10 +72,11 @@ def retry_charge(session: Session, charge_id: int, *, now: datetime) -> Charge:
 
 
 def _why(status: str) -> str:
-    return {
+    reasons: dict[str, str] = {
         ChargeStatus.DONE: "it was paid",
         ChargeStatus.SKIPPED: "a skipped cycle is final",
         ChargeStatus.PENDING: "it is already queued",
         ChargeStatus.PROCESSING: "a worker is charging it now",
         ChargeStatus.UNKNOWN: "its outcome is being reconciled first",
-    }.get(status, "it cannot be retried")
+    }
+    return reasons.get(status, "it cannot be retried")
