@@ -7,6 +7,7 @@ import typer
 from billbeat.cli.cmd_charge import charge_app
 from billbeat.cli.cmd_customer import card_app, customer_app
 from billbeat.cli.cmd_ops import check, db_app, keys_app, sandbox
+from billbeat.cli.cmd_report import forecast_cmd, run_cmd, status
 from billbeat.cli.cmd_subscription import subscription_app
 
 __all__ = ["app"]
@@ -31,3 +32,6 @@ app.command(
                       "help_option_names": []},
 )(sandbox)  # fmt: skip
 app.command("check")(check)
+app.command("status")(status)
+app.command("forecast")(forecast_cmd)
+app.command("run")(run_cmd)

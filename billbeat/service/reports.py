@@ -21,13 +21,10 @@ MAX_FORECAST_DAYS = 366
 MAX_CYCLES_PER_SUBSCRIPTION = 10_000
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def status_summary(session: Session, *, now: datetime, recent: int = 10) -> dict[str, Any]:
     """Subscriptions by status, charges by status, what is due in 24 h, recent failures and the
-    dunning queue (charges waiting for a retry, soonest first)."""
+    dunning queue (charges waiting for a retry or a reconciliation, soonest first), as Charge
+    rows for the caller to render."""
     subs = dict(
         session.execute(
             select(Subscription.status, func.count()).group_by(Subscription.status)
@@ -55,27 +52,12 @@ def status_summary(session: Session, *, now: datetime, recent: int = 10) -> dict
         .limit(recent)
     ).all()
     return {
-        "now": now.isoformat(),
+        "now": now,
         "subscriptions": {k: int(v) for k, v in subs.items()},
         "charges": {k: int(v) for k, v in charges.items()},
         "dueNext24h": {"subscriptions": int(due[0]), "amount": int(due[1])},
-        "recentFailures": [_charge_row(c) for c in failures],
-        "dunningQueue": [_charge_row(c) for c in dunning],
-    }
-
-
-def _charge_row(c: Charge) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "subscriptionId": c.subscription_id,
-        "orderId": c.order_id,
-        "status": c.status,
-        "amount": c.amount,
-        "attempts": c.attempt_count,
-        "failureCode": c.failure_code,
-        "waitingForCard": c.waiting_for_card,
-        "nextAttemptAt": _iso(c.next_attempt_at),
-        "cycleAt": _iso(c.cycle_at),
+        "recentFailures": list(failures),
+        "dunningQueue": list(dunning),
     }
 
 
@@ -96,7 +78,8 @@ def forecast(
         .where(Subscription.next_charge_at.is_not(None), Subscription.next_charge_at < end)
     ).all()  # fmt: skip
     for sub_id, cron, sub_tz, amount, first in rows:
-        at, n = first, 0
+        at: datetime = first
+        n = 0
         while at < end:
             if n >= MAX_CYCLES_PER_SUBSCRIPTION:
                 truncated.append(sub_id)
@@ -106,7 +89,7 @@ def forecast(
             day[1] += amount
             at, n = next_cycle_at(cron, sub_tz, at), n + 1
     return {
-        "from": now.isoformat(),
+        "from": now,
         "days": days,
         "timezone": tz,
         "perDay": [
