@@ -108,7 +108,7 @@ def run() -> int:
             _say(f"toss     {env['TOSS_API_BASE']}")
         _say(f"database {env['DATABASE_URL']}")
         _prepare(env)
-        _say("flower   http://127.0.0.1:5555")
+        _say(f"flower   http://127.0.0.1:{env.setdefault('FLOWER_PORT', '5555')}")
         _say("starting worker, beat and flower (Ctrl-C stops everything)")
         manager = Manager()
         procfile = parse_procfile(Path("Procfile").read_text())

@@ -37,7 +37,7 @@ CYCLES = 3
 
 @pytest.fixture
 def procs(
-    pg_url: str, redis_url: str, sandbox: SandboxHandle, tmp_path: Path
+    pg_engine: Engine, pg_url: str, redis_url: str, sandbox: SandboxHandle, tmp_path: Path
 ) -> Iterator[ProcessSet]:
     key = generate_key()
     env = {
@@ -50,8 +50,10 @@ def procs(
         "BILLBEAT_DB_POOL_SIZE": "5",
     }
     ps = ProcessSet(env=env, log_dir=tmp_path)
+    truncate_all(pg_engine)
     yield ps
     ps.stop_all()
+    truncate_all(pg_engine)  # the session's PostgreSQL database is shared with later tests
 
 
 def _seed(factory: sessionmaker[Session], toss: TossClient, cipher: BillingKeyCipher) -> list[int]:
@@ -76,7 +78,6 @@ def _seed(factory: sessionmaker[Session], toss: TossClient, cipher: BillingKeyCi
 def test_fifty_subscriptions_two_beats_exactly_one_payment_per_cycle(
     pg_engine: Engine, procs: ProcessSet, sandbox: SandboxHandle
 ) -> None:
-    truncate_all(pg_engine)
     factory = sessionmaker(bind=pg_engine, expire_on_commit=False)
     cipher = BillingKeyCipher([procs.env["BILLBEAT_ENCRYPTION_KEY"]])
     with TossClient(base_url=sandbox.url, secret_key=TEST_SECRET_KEY) as toss:
