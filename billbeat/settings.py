@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(10, ge=1, le=200, validation_alias="BILLBEAT_DB_POOL_SIZE")
     db_max_overflow: int = Field(5, ge=0, le=200, validation_alias="BILLBEAT_DB_MAX_OVERFLOW")
     log_level: str = Field("INFO", validation_alias="BILLBEAT_LOG_LEVEL")
+    #: A PENDING charge enqueued longer ago than this is re-published by the sweeper (its
+    #: message was presumably lost, e.g. Redis restarted empty).
+    stale_enqueue_seconds: float = Field(
+        300.0, gt=0, validation_alias="BILLBEAT_STALE_ENQUEUE_SECONDS"
+    )
+    #: How often beat runs the sweeper.
+    sweep_interval_seconds: float = Field(
+        60.0, gt=0, validation_alias="BILLBEAT_SWEEP_INTERVAL_SECONDS"
+    )
+    #: Margin on top of the HTTP timeouts before a worker's claim counts as abandoned.
+    lease_margin_seconds: float = Field(
+        60.0, ge=0, validation_alias="BILLBEAT_LEASE_MARGIN_SECONDS"
+    )
 
     @field_validator("retry_schedule", "reconcile_schedule")
     @classmethod

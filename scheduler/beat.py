@@ -76,6 +76,8 @@ class BillbeatScheduler(Scheduler):
                 make_session_factory(self._engine),
                 CeleryPublisher(self.app),
                 max_tick_seconds=settings.tick_seconds,
+                stale_enqueue_seconds=settings.stale_enqueue_seconds,
+                sweep_interval_seconds=settings.sweep_interval_seconds,
             )
             log.info(
                 "beat: billbeat scheduler on %s, tick %.1fs",

@@ -95,6 +95,8 @@ class ChargeScheduler:
     def from_deps(cls, deps: Deps, **options: float) -> ChargeScheduler:
         """A scheduler on a worker's dependencies (the ``billbeat.scheduler_pass`` task)."""
         options.setdefault("max_tick_seconds", deps.settings.tick_seconds)
+        options.setdefault("stale_enqueue_seconds", deps.settings.stale_enqueue_seconds)
+        options.setdefault("sweep_interval_seconds", deps.settings.sweep_interval_seconds)
         return cls(deps.session_factory, deps.publisher, **options)  # type: ignore[arg-type]
 
     def tick(self, now: datetime) -> float:

@@ -46,9 +46,6 @@ __all__ = [
     "settle",
 ]
 
-#: Margin on top of the HTTP timeouts before a claim is considered abandoned, seconds.
-LEASE_MARGIN_SECONDS = 60.0
-
 
 def lease_seconds(deps: Deps) -> float:
     """Long enough for one lookup and one charge call with their timeouts, plus a margin."""
@@ -57,7 +54,7 @@ def lease_seconds(deps: Deps) -> float:
         2 * s.toss_connect_timeout_seconds
         + s.toss_read_timeout_seconds
         + s.toss_charge_read_timeout_seconds
-        + LEASE_MARGIN_SECONDS
+        + s.lease_margin_seconds
     )
 
 

@@ -28,9 +28,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Seconds after which an enqueued charge is considered lost by the sweeper.
-SWEEP_STALE_ENQUEUE_SECONDS = 600
-
 
 @shared_task(name=names.CHARGE, acks_late=True)
 def charge(charge_id: int) -> str:
@@ -65,7 +62,7 @@ def sweep() -> Any:
     deps = get_deps()
     result = run_sweep(
         deps.session_factory, deps.publisher, deps.clock.now(),
-        stale_enqueue_seconds=SWEEP_STALE_ENQUEUE_SECONDS,
+        stale_enqueue_seconds=deps.settings.stale_enqueue_seconds,
     )  # fmt: skip
     return _plain(result)
 
