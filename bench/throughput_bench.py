@@ -1,0 +1,104 @@
+"""End-to-end charge throughput: billbeat vs bare Celery tasks vs a hand-built pipeline.
+
+    .venv/bin/python bench/throughput_bench.py [--k 5000] [--latencies 0,100]
+        [--pools prefork,threads] [--cap 30] [--repeats 1]
+
+K charges through real worker processes and the sandbox (answering in 0 ms and 100 ms), per
+pool, beside peers run by the same worker settings (pool, processes, concurrency, prefetch):
+bare ``peer.noop`` tasks, bare ``peer.http`` tasks (one POST to the same sandbox), and the
+hand-built pipeline (bench/peer_app.py, bench/e2e.py). A run stops at K done or after
+``--cap`` seconds (then the rate is what completed in the cap). gevent is not evaluated: it
+is not installed here (the venv is fixed). Prints a table, then one JSON line per
+(pool, latency); the recommended pool (threads) comes last.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from common import (
+    Procs,
+    bench_database,
+    emit,
+    machine_note,
+    median,
+    note,
+    set_latency,
+    start_sandbox,
+    table,
+)
+from e2e import (
+    prepare,
+    reset_broker,
+    run_bare,
+    run_billbeat,
+    run_handbuilt,
+    start_workers,
+    stop_workers,
+)
+
+
+def _rate(results: list[tuple[int, float]]) -> float:
+    return median([done / seconds for done, seconds in results])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--k", type=int, default=5000)
+    p.add_argument("--latencies", default="0,100")
+    p.add_argument("--pools", default="prefork,threads")
+    p.add_argument("--cap", type=float, default=30, help="seconds per run at most")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--processes", type=int, default=2, help="worker processes per pool")
+    p.add_argument("--threads", type=int, default=32, help="threads per worker (threads pool)")
+    p.add_argument("--children", type=int, default=4, help="children per worker (prefork)")
+    p.add_argument("--db-pool", type=int, default=10, help="BILLBEAT_DB_POOL_SIZE / peer pool")
+    p.add_argument("--customers", type=int, default=2000)
+    args = p.parse_args(argv)
+    latencies = [int(x) for x in args.latencies.split(",")]
+    rows: list[dict[str, Any]] = []
+    with Procs() as procs, bench_database("billbeat_bench_tp") as url:
+        reset_broker()
+        sandbox = start_sandbox(procs)
+        stage = prepare(url, sandbox, args.k, min(args.k, args.customers))
+        for pool in args.pools.split(","):
+            conc = args.threads if pool == "threads" else args.children
+            opts = {"pool": pool, "processes": args.processes, "concurrency": conc,
+                    "db_pool": args.db_pool}  # fmt: skip
+            bb = start_workers(stage, procs, which="billbeat", **opts)
+            peer = start_workers(stage, procs, which="peer", **opts)
+            set_latency(sandbox, 0)
+            noop = _rate([run_bare(stage, "noop", args.cap) for _ in range(args.repeats)])
+            note(f"{pool}: noop {noop:.0f}/s")
+            for latency in latencies:
+                set_latency(sandbox, latency)
+                reps = range(args.repeats)
+                charges = _rate([run_billbeat(stage, args.cap) for _ in reps])
+                http = _rate([run_bare(stage, "http", args.cap) for _ in reps])
+                hand = _rate([run_handbuilt(stage, args.cap) for _ in reps])
+                note(f"{pool} {latency}ms: billbeat {charges:.0f}/s http {http:.0f}/s "
+                     f"hand-built {hand:.0f}/s")  # fmt: skip
+                rows.append({"pool": pool, "workers": f"{args.processes}x{conc}",
+                             "latency_ms": latency, "charges_per_s": charges,
+                             "bare_noop_tasks_per_s": noop, "bare_http_tasks_per_s": http,
+                             "handbuilt_per_s": hand})  # fmt: skip
+            stop_workers(procs, bb + peer)
+    print(f"\nend-to-end throughput, K={args.k}, cap {args.cap:.0f}s, median of {args.repeats} "
+          f"({machine_note()}; shared noisy 2-core machine)")  # fmt: skip
+    table(["pool", "workers", "latency ms", "billbeat/s", "noop/s", "http/s", "hand-built/s",
+           "vs http", "vs hand-built"],
+          [[r["pool"], r["workers"], r["latency_ms"], r["charges_per_s"],
+            r["bare_noop_tasks_per_s"], r["bare_http_tasks_per_s"], r["handbuilt_per_s"],
+            r["charges_per_s"] / r["bare_http_tasks_per_s"],
+            r["charges_per_s"] / r["handbuilt_per_s"]] for r in rows])  # fmt: skip
+    for r in rows:
+        emit({"bench": "throughput", **r, "k": args.k,
+              "ratio_to_bare_http": r["charges_per_s"] / r["bare_http_tasks_per_s"],
+              "ratio_to_bare_noop": r["charges_per_s"] / r["bare_noop_tasks_per_s"],
+              "ratio_to_handbuilt": r["charges_per_s"] / r["handbuilt_per_s"]})  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
