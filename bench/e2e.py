@@ -59,6 +59,8 @@ class Stage:
     keys: list[tuple[str, str]]
     enc_key: str
     run_no: int = 0
+    #: Seconds the last billbeat run's scheduler took to claim and publish the due set.
+    beat_seconds: float = 0.0
     workers: list[Any] = field(default_factory=list)
 
     def billbeat_env(self, db_pool: int) -> dict[str, str]:
@@ -162,8 +164,20 @@ def _settle(done: Callable[[], int], db: int, timeout_s: float = 60) -> None:
     wait_for(stable, timeout_s, "in-flight tasks to finish", step=0.25)
 
 
+def _sql_counter(url: str, sql: str) -> tuple[Callable[[], int], psycopg.Connection[Any]]:
+    conn = psycopg.connect(url, autocommit=True)  # one connection for all the polls
+
+    def count() -> int:
+        row = conn.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    return count, conn
+
+
 def run_billbeat(stage: Stage, cap: float, sample: Callable[[], None] | None = None,
-                 batch_size: int = 1000) -> tuple[int, float]:  # fmt: skip
+                 batch_size: int = 1000, split: bool = False) -> tuple[int, float]:  # fmt: skip
+    """One billbeat run. ``split``: workers stop consuming while the scheduler publishes the
+    whole due set, then the clock starts (the workers' own rate, without the beat)."""
     from models.db import make_engine, make_session_factory
     from scheduler.tick import ChargeScheduler
     from worker.app import make_app
@@ -174,24 +188,29 @@ def run_billbeat(stage: Stage, cap: float, sample: Callable[[], None] | None = N
     execute(stage.url, "TRUNCATE charge_attempts, charges")
     execute(stage.url, "UPDATE subscriptions SET next_charge_at = %s", (cycle,))
     engine = make_engine(stage.url, pool_size=2, max_overflow=0)
-    sched = ChargeScheduler(make_session_factory(engine), CeleryPublisher(make_app(
-        broker_url=redis_url(BROKER_DB))), batch_size=batch_size)  # fmt: skip
+    app = make_app(broker_url=redis_url(BROKER_DB))
+    sched = ChargeScheduler(make_session_factory(engine), CeleryPublisher(app),
+                            batch_size=batch_size)  # fmt: skip
     errors: list[BaseException] = []
 
     def beat() -> None:
+        began = time.monotonic()
         try:
             for _ in range(stage.k // batch_size + 20):
                 sched.tick(cycle + timedelta(seconds=1))
                 if not sched.last_pass.more_due:
-                    return
+                    break
         except BaseException as exc:  # reported below
             errors.append(exc)
+        stage.beat_seconds = time.monotonic() - began
 
-    def done() -> int:
-        return int(scalar(stage.url, "SELECT count(*) FROM charges WHERE status = 'DONE'"))
-
+    done, conn = _sql_counter(stage.url, "SELECT count(*) FROM charges WHERE status = 'DONE'")
+    if split:
+        app.control.cancel_consumer(QUEUE, reply=True, timeout=2)
+        beat()
+        app.control.add_consumer(QUEUE, reply=True, timeout=2)
     t0 = time.monotonic()
-    thread = threading.Thread(target=beat, daemon=True)
+    thread = threading.Thread(target=beat if not split else lambda: None, daemon=True)
     thread.start()
     result = _poll(done, stage.k, cap, t0, sample)
     thread.join(timeout=cap)
@@ -201,6 +220,7 @@ def run_billbeat(stage: Stage, cap: float, sample: Callable[[], None] | None = N
     _settle(done, BROKER_DB)
     bad = scalar(stage.url, "SELECT count(*) FROM charges WHERE status NOT IN "
                             "('DONE', 'PENDING', 'PROCESSING')")  # fmt: skip
+    conn.close()
     if bad:
         note(f"billbeat run {stage.run_no}: {bad} charges ended neither DONE nor pending")
     return result
@@ -260,15 +280,14 @@ def run_handbuilt(stage: Stage, cap: float) -> tuple[int, float]:
                 for i in ids:
                     peer_app.hb_charge.apply_async((i,))
 
-    def done() -> int:
-        return int(scalar(stage.url, "SELECT count(*) FROM hb_results"))
-
+    done, conn = _sql_counter(stage.url, "SELECT count(*) FROM hb_results")
     t0 = time.monotonic()
     thread = threading.Thread(target=poller, daemon=True)
     thread.start()
     result = _poll(done, stage.k, cap, t0, None)
     thread.join(timeout=cap)
     _settle(done, PEER_DB)
+    conn.close()
     return result
 
 
