@@ -89,12 +89,10 @@ def ops(redis_url: str, sandbox: SandboxHandle, tmp_path: Path) -> Iterator[Ops]
     procs.worker(concurrency=4)
     try:
         yield Ops(procs, engine, sandbox)
-    except BaseException:
-        print(procs.all_logs())
-        raise
     finally:
         procs.stop_all()
         engine.dispose()
+        print(procs.all_logs())  # pytest shows it only when the test failed
 
 
 def test_charge_subscription_now(ops: Ops) -> None:
@@ -143,8 +141,12 @@ def test_scheduler_pass(ops: Ops) -> None:
     # Nothing is due until the first cycle; then one pass creates the charge.
     wait_until(lambda: _due(ops, sub), timeout_seconds=10, message="first cycle due")
     ops.call("billbeat.scheduler_pass")
-    wait_until(lambda: ops.charge_status(sub) == ["DONE"], timeout_seconds=30,
+    # On a slow machine a cycle or two may pass before the pass runs: those are SKIPPED
+    # (catch-up rule) and the latest one is charged.
+    wait_until(lambda: "DONE" in ops.charge_status(sub), timeout_seconds=30,
                message="scheduled charge DONE")  # fmt: skip
+    statuses = ops.charge_status(sub)
+    assert statuses.count("DONE") == 1 and set(statuses) <= {"DONE", "SKIPPED"}, statuses
 
 
 def _due(ops: Ops, sub_id: int) -> bool:

@@ -53,6 +53,7 @@ def procs(
     truncate_all(pg_engine)
     yield ps
     ps.stop_all()
+    print(ps.all_logs())  # pytest shows it only when the test failed
     truncate_all(pg_engine)  # the session's PostgreSQL database is shared with later tests
 
 
@@ -96,29 +97,25 @@ def test_fifty_subscriptions_two_beats_exactly_one_payment_per_cycle(
             ).all()
         return min((n for _, n in per_sub), default=0) if len(per_sub) == SUBSCRIPTIONS else 0
 
-    try:
-        wait_until(lambda: cycles_done() >= CYCLES, timeout_seconds=90, message="3 cycles DONE")
-        # Stop creating cycles, then let everything in flight settle.
-        now = SystemClock().now()
+    wait_until(lambda: cycles_done() >= CYCLES, timeout_seconds=90, message="3 cycles DONE")
+    # Stop creating cycles, then let everything in flight settle.
+    now = SystemClock().now()
+    with factory() as s:
+        for sid in sub_ids:
+            cancel_subscription(s, sid, now=now)
+    procs.stop("beat-1")
+    procs.stop("beat-2")
+
+    def settled() -> bool:
         with factory() as s:
-            for sid in sub_ids:
-                cancel_subscription(s, sid, now=now)
-        procs.stop("beat-1")
-        procs.stop("beat-2")
-
-        def settled() -> bool:
-            with factory() as s:
-                open_ = s.scalar(
-                    select(func.count()).where(
-                        Charge.status.in_([ChargeStatus.PENDING, ChargeStatus.PROCESSING])
-                    )
+            open_ = s.scalar(
+                select(func.count()).where(
+                    Charge.status.in_([ChargeStatus.PENDING, ChargeStatus.PROCESSING])
                 )
-            return open_ == 0
+            )
+        return open_ == 0
 
-        wait_until(settled, timeout_seconds=60, message="no charge left in flight")
-    except AssertionError:
-        print(procs.all_logs())
-        raise
+    wait_until(settled, timeout_seconds=60, message="no charge left in flight")
 
     with factory() as s:
         charges = s.scalars(select(Charge).order_by(Charge.id)).all()
