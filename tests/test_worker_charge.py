@@ -190,6 +190,20 @@ def test_charge_subscription_now_uses_current_amount(worker_env: WorkerEnv) -> N
     assert payment["orderId"] == f"bb-{sid}-20260302010000"
 
 
+def test_charge_subscription_now_redelivered_never_charges_twice(worker_env: WorkerEnv) -> None:
+    """A redelivered message (same task id, seconds later, e.g. after a worker crash) finishes
+    the same charge; a separate request is a separate charge."""
+    env = worker_env
+    sid = env.subscription(env.customer(), amount=4900)
+    assert charge_subscription_now(env.deps, sid, request_id="task-1") == "DONE"
+    env.clock.advance(seconds=7)
+    assert charge_subscription_now(env.deps, sid, request_id="task-1") == "DONE"
+    assert len(env.sandbox.ledger()) == 1
+    env.clock.advance(seconds=7)
+    assert charge_subscription_now(env.deps, sid, request_id="task-2") == "DONE"
+    assert len({p["orderId"] for p in env.sandbox.ledger()}) == 2
+
+
 def test_retry_charge_now_is_a_new_attempt(worker_env: WorkerEnv) -> None:
     env = worker_env
     _, _, chid = env.setup("4000000000003001")

@@ -16,6 +16,7 @@ re-send can never charge twice, while a deliberate new attempt must not just rep
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from sqlalchemy import select, update
@@ -52,6 +53,7 @@ __all__ = [
     "run_reconcile",
     "retry_charge_now",
     "charge_subscription_now",
+    "manual_order_id",
     "next_attempt_number",
 ]
 
@@ -111,19 +113,27 @@ def retry_charge_now(deps: Deps, charge_id: int) -> str:
     return run_charge(deps, charge_id)
 
 
-def charge_subscription_now(deps: Deps, subscription_id: int) -> str:
-    """Create an off-cycle MANUAL charge (cycle_at = now to the second, amount read from the
-    subscription now) and run it. Refused for CANCELED and PAUSED subscriptions. A second
-    delivery within the same second finds and runs the same charge (unique cycle)."""
+def charge_subscription_now(
+    deps: Deps, subscription_id: int, *, request_id: str | None = None
+) -> str:
+    """Create an off-cycle MANUAL charge (amount read from the subscription now) and run it.
+    Refused for CANCELED and PAUSED subscriptions.
+
+    ``request_id`` is the identity of the request (the Celery task id, which a redelivery of the
+    same message keeps): the charge's orderId is derived from it, so a message redelivered after
+    a worker crash finds and finishes the same charge instead of charging the card again. Two
+    separate requests (two ``celery call``s) are two charges, as asked.
+    """
     now = deps.clock.now()
     cycle_at = now.replace(microsecond=0)
     with deps.session_factory() as session, session.begin():
         sub = session.get(Subscription, subscription_id)
         status = sub.status if sub else "MISSING"
         if sub is not None and status not in _NOT_SCHEDULABLE:
+            order_id = manual_order_id(sub.id, request_id) if request_id else None
             charge = Charge(
                 subscription_id=sub.id, cycle_at=cycle_at,
-                order_id=order_id_for(sub.id, cycle_at), order_name=sub.order_name,
+                order_id=order_id or order_id_for(sub.id, cycle_at), order_name=sub.order_name,
                 amount=sub.amount, tax_free_amount=sub.tax_free_amount, source="MANUAL",
                 status=ChargeStatus.PENDING, created_at=now, updated_at=now,
             )  # fmt: skip
@@ -138,15 +148,25 @@ def charge_subscription_now(deps: Deps, subscription_id: int) -> str:
             session.flush()
             charge_id = charge.id
     except IntegrityError:
-        # Delivered twice within one second: the first delivery's charge is this one.
+        # This request's charge exists already (a redelivery), or, without a request id, a
+        # second delivery within the same second: finish that charge, never a new one.
         with deps.session_factory() as session:
             charge_id = session.scalars(
                 select(Charge.id).where(
-                    Charge.subscription_id == subscription_id, Charge.cycle_at == cycle_at
+                    (Charge.order_id == charge.order_id)
+                    | ((Charge.subscription_id == subscription_id) & (Charge.cycle_at == cycle_at))
                 )
-            ).one()
+            ).first()  # type: ignore[assignment]
+        if charge_id is None:
+            raise
     logger.info("subscription_id=%d off-cycle charge_id=%d", subscription_id, charge_id)
     return run_charge(deps, charge_id)
+
+
+def manual_order_id(subscription_id: int, request_id: str) -> str:
+    """``bb-<sub>-m<20 hex of the request id>``: stable for one request, at most 40 chars."""
+    digest = hashlib.sha256(request_id.encode()).hexdigest()[:20]
+    return f"bb-{subscription_id}-m{digest}"
 
 
 # ---- the run -------------------------------------------------------------------------------

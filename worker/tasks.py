@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from worker import billing, names
 from worker.deps import get_deps
@@ -35,11 +35,14 @@ def charge(charge_id: int) -> str:
     return billing.run_charge(get_deps(), int(charge_id))
 
 
-@shared_task(name=names.CHARGE_SUBSCRIPTION_NOW, acks_late=True)
-def charge_subscription_now(subscription_id: int) -> str:
+@shared_task(name=names.CHARGE_SUBSCRIPTION_NOW, acks_late=True, bind=True)
+def charge_subscription_now(self: Task, subscription_id: int) -> str:
     """Create an off-cycle MANUAL charge for the subscription and charge it ("REFUSED" for a
-    canceled or paused subscription)."""
-    return billing.charge_subscription_now(get_deps(), int(subscription_id))
+    canceled or paused subscription). The task id names the charge, so a redelivered message
+    finishes the same charge and never charges twice."""
+    return billing.charge_subscription_now(
+        get_deps(), int(subscription_id), request_id=self.request.id
+    )
 
 
 @shared_task(name=names.RETRY_CHARGE_NOW, acks_late=True)
