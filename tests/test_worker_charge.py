@@ -67,6 +67,20 @@ def test_soft_decline_schedule_then_exhaustion(worker_env: WorkerEnv) -> None:
     assert env.sandbox.ledger(charge.order_id) == []
 
 
+def test_operator_retry_after_exhaustion_reactivates_unpaid(worker_env: WorkerEnv) -> None:
+    env = worker_env
+    _, sid, chid = env.setup("4000000000003004")  # declines 4 charges, then succeeds
+    assert run_charge(env.deps, chid) == "RETRY_SCHEDULED"
+    while (status := env.charge_row(chid).status) == "RETRY_SCHEDULED":
+        env.clock.set(env.charge_row(chid).next_attempt_at)
+        run_charge(env.deps, chid)
+    assert (status, env.sub_row(sid).status) == ("FAILED", "UNPAID")
+    assert retry_charge_now(env.deps, chid) == "DONE"
+    sub = env.sub_row(sid)
+    assert sub.status == "ACTIVE"
+    assert sub.next_charge_at is not None and sub.next_charge_at > env.clock.now()
+
+
 def test_card_declining_first_two_charges_succeeds_on_third(worker_env: WorkerEnv) -> None:
     env = worker_env
     _, sid, chid = env.setup("4000000000003002")

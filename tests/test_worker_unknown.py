@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import ChargeAttempt, Customer
+from models.crypto import BillingKeyCipher, generate_key
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.worker import START, WorkerEnv, make_client, make_worker_env
 from tests.helpers.wait import wait_until
@@ -153,6 +154,24 @@ def test_setup_error_pauses_charging_and_recovers(worker_env: WorkerEnv, caplog)
     assert run_charge(env.deps, chid) == "DONE"  # the probe
     assert run_charge(env.deps, other) == "DONE"
     assert env.sub_row(sid).status == "ACTIVE" and len(env.sandbox.ledger()) == 2
+
+
+def test_unreadable_billing_key_waits_without_past_due(worker_env: WorkerEnv, caplog) -> None:
+    """A key encrypted with a Fernet key no longer configured: our configuration, not the
+    card. The charge waits (no call, nobody PAST_DUE) and goes through once the key is back."""
+    env = worker_env
+    _, sid, chid = env.setup()
+    right = env.deps.cipher
+    env.deps.cipher = BillingKeyCipher([generate_key()])
+    with caplog.at_level(logging.ERROR):
+        assert run_charge(env.deps, chid) == "RETRY_SCHEDULED"
+    assert "BILLBEAT_ENCRYPTION_KEY" in caplog.text
+    charge = env.charge_row(chid)
+    assert (charge.failure_code, charge.lease_expires_at) == ("BILLING_KEY_UNREADABLE", None)
+    assert env.sub_row(sid).status == "ACTIVE" and env.attempts(chid) == []
+    env.deps.cipher = right
+    env.clock.set(charge.next_attempt_at)
+    assert run_charge(env.deps, chid) == "DONE"
 
 
 def test_concurrent_runs_call_toss_once(

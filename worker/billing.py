@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from models import (
     SubscriptionStatus,
     order_id_for,
 )
+from models.crypto import CipherError
 from toss import ErrorKind, TossAPIError, TossError
 from worker import outcomes as out
 from worker.deps import Deps
@@ -58,6 +60,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: How long a charge whose billing key cannot be decrypted waits before it is tried again.
+DECRYPT_RETRY_DELAY = timedelta(minutes=10)
 
 _NOT_SCHEDULABLE = (SubscriptionStatus.CANCELED, SubscriptionStatus.PAUSED)
 _UNPAID_FROM = (SubscriptionStatus.ACTIVE, SubscriptionStatus.PAST_DUE)
@@ -262,10 +267,19 @@ def _proceed(deps: Deps, snap: Snapshot) -> str:
             kind=ErrorKind.HARD_DECLINE, code="NO_BILLING_KEY", message=None,
             daily_limit=False, attempt=snap.attempt_count,
         )  # fmt: skip
+    try:
+        billing_key = deps.cipher.decrypt(encrypted)
+    except CipherError as exc:
+        # Our configuration, not the customer's card: nobody goes PAST_DUE; the charge waits
+        # (instead of failing the task and sitting PROCESSING until its lease expires).
+        logger.error("charge_id=%d not sent: %s", snap.charge_id, exc)
+        return out.settle_reschedule(
+            deps, snap, now=now, at=now + DECRYPT_RETRY_DELAY, code="BILLING_KEY_UNREADABLE"
+        )
     blocked_until = deps.breaker.blocked_until(now)
     if blocked_until is not None:
         return out.settle_reschedule(deps, snap, now=now, at=blocked_until)
-    return _send(deps, snap, deps.cipher.decrypt(encrypted))
+    return _send(deps, snap, billing_key)
 
 
 def _send(deps: Deps, snap: Snapshot, billing_key: str) -> str:

@@ -98,7 +98,13 @@ def settle_done(
         "failure_code": None, "failure_message": None, "next_attempt_at": None,
         "waiting_for_card": False, "reconcile_count": 0,
     }  # fmt: skip
-    recover = SubscriptionChange(when=(SubscriptionStatus.PAST_DUE,), to=SubscriptionStatus.ACTIVE)
+    # An UNPAID subscription (retries exhausted) whose charge an operator retried successfully
+    # is paid up: ACTIVE again, scheduled from its next cycle.
+    recover = SubscriptionChange(
+        when=(SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID),
+        to=SubscriptionStatus.ACTIVE,
+        resume_schedule=True,
+    )
     return _settle(
         deps, snap, now=now, attempt_id=attempt_id, attempt_fields=attempt_fields,
         charge_fields=charge_fields, subscription=recover, outcome="DONE", attempt=attempt,
@@ -244,9 +250,14 @@ def settle_final(
     )  # fmt: skip
 
 
-def settle_reschedule(deps: Deps, snap: Snapshot, *, now: datetime, at: datetime) -> str:
-    """Put the charge back without a call (the setup breaker is open)."""
-    fields = {"status": ChargeStatus.RETRY_SCHEDULED, "next_attempt_at": at}
+def settle_reschedule(
+    deps: Deps, snap: Snapshot, *, now: datetime, at: datetime, code: str | None = None
+) -> str:
+    """Put the charge back without a call (the setup breaker is open, or our own configuration
+    cannot decrypt the billing key); nobody is marked PAST_DUE."""
+    fields: dict[str, Any] = {"status": ChargeStatus.RETRY_SCHEDULED, "next_attempt_at": at}
+    if code is not None:
+        fields["failure_code"] = code
     return _settle(
         deps, snap, now=now, attempt_id=None, attempt_fields={}, charge_fields=fields,
         subscription=None, outcome="RETRY_SCHEDULED", attempt=snap.attempt_count,

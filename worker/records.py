@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from models import (
     AttemptOutcome,
@@ -29,6 +30,7 @@ from models import (
     Customer,
     Subscription,
 )
+from scheduler.cycles import next_cycle_at
 from worker.deps import Deps
 
 __all__ = [
@@ -102,6 +104,8 @@ class SubscriptionChange:
     when: tuple[str, ...]
     to: str
     clear_next_charge_at: bool = False
+    #: Reschedule from the first cycle after now if the subscription had none (UNPAID).
+    resume_schedule: bool = False
 
 
 def claim(deps: Deps, charge_id: int, now: datetime, *, reconcile: bool) -> Claim | None:
@@ -287,6 +291,8 @@ def settle(
             values: dict[str, Any] = {"status": subscription.to, "updated_at": now}
             if subscription.clear_next_charge_at:
                 values["next_charge_at"] = None
+            if subscription.resume_schedule:
+                _resume_schedule(session, snap.subscription_id, subscription.when, now)
             session.execute(
                 update(Subscription)
                 .where(
@@ -297,3 +303,11 @@ def settle(
                 .execution_options(synchronize_session=False)
             )
     return True
+
+
+def _resume_schedule(session: Session, sub_id: int, when: tuple[str, ...], now: datetime) -> None:
+    """An UNPAID subscription whose charge was paid after all (operator retry, new card) is
+    scheduled again from its first cycle after now; missed cycles are not charged."""
+    sub = session.get(Subscription, sub_id, with_for_update=True)
+    if sub is not None and sub.status in when and sub.next_charge_at is None:
+        sub.next_charge_at = next_cycle_at(sub.cron, sub.timezone, now)
