@@ -63,6 +63,9 @@ bench-quick: install ## The three benchmarks at reduced size (< 5 min), one JSON
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/quick.py
 
+chaos: install ## Fault-injection scenarios at full size (< 10 min), then the figures table
+	$(BIN)/python -m tests.chaos.run
+
 check: lint test ## What CI runs: lint and the whole suite
 
 compose-up: ## docker compose up (PostgreSQL, Redis, migrate, worker, beat, Flower)

@@ -73,6 +73,9 @@ class FaultProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # closed by cut()/stop()
+            if listener is not self._listener:
+                client.close()
+                return
             try:
                 upstream = socket.create_connection(self.upstream, timeout=5)
                 upstream.settimeout(None)
@@ -133,6 +136,10 @@ class FaultProxy:
     def cut(self) -> None:
         """Close every connection and refuse new ones."""
         if self._listener is not None:
+            try:  # wakes the thread blocked in accept() (a bare close() would not, on Linux)
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
