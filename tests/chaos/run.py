@@ -1,6 +1,6 @@
 """``make chaos``: every chaos scenario at full size, then the figures table.
 
-    python -m tests.chaos.run [extra pytest args]
+python -m tests.chaos.run [extra pytest args]
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from tests.chaos.report import Figures, table
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         figures_file = Path(tmp) / "figures.jsonl"
-        env = {**os.environ, "BILLBEAT_CHAOS_FULL": "1", "BILLBEAT_CHAOS_FIGURES": str(figures_file)}
+        env = {**os.environ, "BILLBEAT_CHAOS_FULL": "1"}
+        env["BILLBEAT_CHAOS_FIGURES"] = str(figures_file)
         started = time.monotonic()
         args = [sys.executable, "-m", "pytest", "tests/chaos", "-m", "chaos", "-q",
                 "-p", "no:cacheprovider", "-o", "timeout=600", *argv]  # fmt: skip
