@@ -31,9 +31,10 @@ run: install ## Run everything on embedded defaults (SQLite, embedded Redis, san
 test: install ## Run the whole test suite (real Redis, SQLite, PostgreSQL if reachable, sandbox)
 	$(BIN)/python -m pytest
 
-lint: install ## ruff check + format check
+lint: install ## ruff check, ruff format --check, mypy --strict on the packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: install ## Format and auto-fix
 	$(BIN)/ruff format .

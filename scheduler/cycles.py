@@ -94,13 +94,13 @@ def _is_short_month(local: datetime, day: int) -> bool:
 def _next_local(expr: str, after: datetime) -> datetime:
     """Next naive local time strictly after naive ``after``."""
     day = _month_end_day(expr)
-    plain = croniter(expr, after).get_next(datetime)
+    plain: datetime = croniter(expr, after).get_next(datetime)
     if day is None:
         return plain
     # Stripe's rule: in months shorter than ``day``, charge on the month's last day instead.
     it = croniter(_with_dom(expr, "L"), after)
     while True:
-        last = it.get_next(datetime)
+        last: datetime = it.get_next(datetime)
         if last >= plain:
             return plain
         if _is_short_month(last, day):
@@ -110,12 +110,12 @@ def _next_local(expr: str, after: datetime) -> datetime:
 def _prev_local(expr: str, before: datetime) -> datetime:
     """Previous naive local time strictly before naive ``before``."""
     day = _month_end_day(expr)
-    plain = croniter(expr, before).get_prev(datetime)
+    plain: datetime = croniter(expr, before).get_prev(datetime)
     if day is None:
         return plain
     it = croniter(_with_dom(expr, "L"), before)
     while True:
-        last = it.get_prev(datetime)
+        last: datetime = it.get_prev(datetime)
         if last <= plain:
             return plain
         if _is_short_month(last, day):

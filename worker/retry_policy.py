@@ -43,7 +43,7 @@ def backoff_seconds(
     many charges refused together do not come back together; pass ``rng`` to pin it in tests.
     """
     exponent = max(attempt, 1) - 1
-    delay = min(cap, base * (2 ** min(exponent, 32)))
+    delay: float = min(cap, base * (2 ** min(exponent, 32)))
     if jitter:
         draw = (rng or random.Random()).uniform(0.0, delay / 2)
         delay = delay / 2 + draw

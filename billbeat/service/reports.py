@@ -78,6 +78,7 @@ def forecast(
         .where(Subscription.next_charge_at.is_not(None), Subscription.next_charge_at < end)
     ).all()  # fmt: skip
     for sub_id, cron, sub_tz, amount, first in rows:
+        assert first is not None  # filtered in SQL
         at: datetime = first
         n = 0
         while at < end:
