@@ -9,7 +9,10 @@ then charges for ``--seconds`` per run. Prints a table (median of the runs) and 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
@@ -79,6 +83,31 @@ def one_run(
     return len(flat) / elapsed, flat
 
 
+def wrk_run(url: str, *, seconds: float, connections: int, run_no: int) -> float | None:
+    """Charges/s measured by wrk (a C load generator: the client is not the bottleneck)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    client = TossClient(base_url=url, secret_key=SECRET)
+    key = client.issue_billing_key_with_card(
+        customer_key=f"wrk-{run_no}", card_number="4330123412341234",
+        expiration_year="39", expiration_month="12", identity_number="900101",
+    )  # fmt: skip
+    client.close()
+    auth = "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
+    script = str(Path(__file__).with_name("sandbox_wrk.lua"))
+    out = subprocess.run(
+        [wrk, "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s", "-s", script, url,
+         "--", quote(key.billing_key, safe=""), key.customer_key, auth, str(run_no)],
+        capture_output=True, text=True, timeout=seconds + 30,
+    )  # fmt: skip
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
+    if "Non-2xx" in out.stdout or not match:
+        print(out.stdout, file=sys.stderr)
+        return None
+    return float(match.group(1))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -99,6 +128,15 @@ def main(argv: list[str] | None = None) -> int:
             all_lat.extend(lat)
             requests.post(f"{url}/sandbox/reset", timeout=5)
             print(f"run {run_no + 1}: {rate:8.0f} charges/s  ({len(lat)} charges)")
+        wrk_rates = []
+        for run_no in range(args.runs):
+            wrk_rate = wrk_run(url, seconds=args.seconds, connections=args.concurrency,
+                               run_no=run_no)  # fmt: skip
+            if wrk_rate is None:
+                break
+            wrk_rates.append(wrk_rate)
+            requests.post(f"{url}/sandbox/reset", timeout=5)
+            print(f"wrk run {run_no + 1}: {wrk_rate:8.0f} charges/s")
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -110,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'charges/s (median)':<22}{median:>12.0f}")
     print(f"{'latency p50 (ms)':<22}{p50:>12.2f}")
     print(f"{'latency p99 (ms)':<22}{p99:>12.2f}")
+    wrk_median = statistics.median(wrk_rates) if wrk_rates else None
+    if wrk_median is not None:
+        print(f"{'wrk charges/s (median)':<22}{wrk_median:>12.0f}")
     print(f"{'concurrency':<22}{args.concurrency:>12}")
     print(json.dumps({"bench": "sandbox", "charges_per_s": round(median, 1),
+                      "wrk_charges_per_s": round(wrk_median, 1) if wrk_median else None,
                       "p50_ms": round(p50, 2), "p99_ms": round(p99, 2),
                       "concurrency": args.concurrency, "seconds": args.seconds,
                       "runs": args.runs, "charges": len(all_lat)}))  # fmt: skip
