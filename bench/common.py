@@ -256,3 +256,51 @@ def note(msg: str) -> None:
 def machine_note() -> str:
     load = os.getloadavg()
     return f"{os.cpu_count()} cores, load {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}"
+
+
+class CpuMeter:
+    """CPU seconds used by groups of processes between ``start()`` and ``stop()``.
+
+    Groups: "workers" (the given worker pids and their children), "sandbox", "postgres" (every
+    process of the postgres user: other users of the server are counted too) and "bench"
+    (this process: the beat or poller threads and the polling).
+    """
+
+    def __init__(self, workers: Sequence[int], sandbox: int | None) -> None:
+        self.roots = {"workers": list(workers), "sandbox": [sandbox] if sandbox else []}
+        self.before: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        import psutil
+
+        def tree(pid: int) -> float:
+            try:
+                root = psutil.Process(pid)
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                return 0.0
+            total = 0.0
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    total += t.user + t.system
+                except psutil.Error:
+                    pass
+            return total
+
+        out = {name: sum(tree(p) for p in pids) for name, pids in self.roots.items()}
+        pg = 0.0
+        for p in psutil.process_iter(["username", "cpu_times"]):
+            if p.info["username"] == "postgres" and p.info["cpu_times"] is not None:
+                pg += p.info["cpu_times"].user + p.info["cpu_times"].system
+        out["postgres"] = pg
+        me = psutil.Process().cpu_times()
+        out["bench"] = me.user + me.system
+        return out
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        after = self._sample()
+        return {k: after[k] - self.before.get(k, 0.0) for k in after}

@@ -61,6 +61,8 @@ class Stage:
     run_no: int = 0
     #: Seconds the last billbeat run's scheduler took to claim and publish the due set.
     beat_seconds: float = 0.0
+    #: Items completed by the last run once its in-flight tasks finished (for CPU per item).
+    final_count: int = 0
     workers: list[Any] = field(default_factory=list)
 
     def billbeat_env(self, db_pool: int) -> dict[str, str]:
@@ -218,6 +220,7 @@ def run_billbeat(stage: Stage, cap: float, sample: Callable[[], None] | None = N
     if errors:
         raise RuntimeError(f"beat failed: {errors[0]!r}")
     _settle(done, BROKER_DB)
+    stage.final_count = done()
     bad = scalar(stage.url, "SELECT count(*) FROM charges WHERE status NOT IN "
                             "('DONE', 'PENDING', 'PROCESSING')")  # fmt: skip
     conn.close()
@@ -255,6 +258,7 @@ def run_bare(stage: Stage, kind: str, cap: float,
     result = _poll(_counter(client), k, cap, t0, sample)
     thread.join(timeout=cap)
     _settle(_counter(client), PEER_DB)
+    stage.final_count = _counter(client)()
     client.close()
     return result
 
@@ -287,6 +291,7 @@ def run_handbuilt(stage: Stage, cap: float) -> tuple[int, float]:
     result = _poll(done, stage.k, cap, t0, None)
     thread.join(timeout=cap)
     _settle(done, PEER_DB)
+    stage.final_count = done()
     conn.close()
     return result
 

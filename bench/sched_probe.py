@@ -36,10 +36,12 @@ def _app(broker: str) -> Any:
 def _billbeat(cfg: dict[str, Any]) -> dict[str, Any]:
     from models.db import make_engine, make_session_factory
     from scheduler.tick import ChargeScheduler
-    from worker.publish import CeleryPublisher
+    from worker.publish import CeleryPublisher, Publisher, RecordingPublisher
 
     engine = make_engine(cfg["db"], pool_size=2, max_overflow=0)
-    sched = ChargeScheduler(make_session_factory(engine), CeleryPublisher(_app(cfg["broker"])),
+    publisher: Publisher = (RecordingPublisher() if cfg.get("no_publish")
+                            else CeleryPublisher(_app(cfg["broker"])))  # fmt: skip
+    sched = ChargeScheduler(make_session_factory(engine), publisher,
                             batch_size=cfg.get("batch_size", 1000))  # fmt: skip
     now = datetime.fromisoformat(cfg["now"])
     if cfg["mode"] == "idle":

@@ -100,6 +100,10 @@ def run_n(n: int, pcts: list[int], args: argparse.Namespace) -> dict[str, Any]:
                 rss.append(out["maxrss_mb"])
             res[f"due_{pct}"] = median(rates)
             res[f"due_{pct}_count"] = due
+        if args.claim_only:  # the same largest due set, published nowhere
+            due = mark_due(url, pcts[-1])
+            out = probe({**base, "mode": "due", "expected": due, "no_publish": True})
+            res["claim_only"] = out["created"] / out["seconds"]
         res["beat_rss_mb"] = max(rss)
     flush(BROKER_DB)
     if args.no_peers:
@@ -142,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cap", type=float, default=60, help="max seconds per peer drain")
     parser.add_argument("--profile", default=None, help="pyinstrument text of one due run")
     parser.add_argument("--no-peers", action="store_true", help="billbeat only (profiling)")
+    parser.add_argument(
+        "--claim-only", action="store_true", help="also time the largest due set without publishing"
+    )
     args = parser.parse_args(argv)
     ns = [int(float(x)) for x in args.n.split(",")]
     pcts = [int(x) for x in args.due_pct.split(",")]
@@ -170,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             record[f"redbeat_due_dispatch_per_s_{p}pct"] = r.get(f"redbeat_due_{p}")
             if f"celerybeat_due_{p}" in r:
                 record[f"celerybeat_due_dispatch_per_s_{p}pct"] = r.get(f"celerybeat_due_{p}")
+        if "claim_only" in r:
+            record["claim_only_per_s"] = r["claim_only"]
         record.update(
             redbeat_idle_ms=r.get("redbeat_idle_ms"), redbeat_rss_mb=r.get("redbeat_rss_mb")
         )

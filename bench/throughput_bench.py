@@ -18,6 +18,7 @@ import argparse
 from typing import Any
 
 from common import (
+    CpuMeter,
     Procs,
     bench_database,
     emit,
@@ -43,6 +44,17 @@ def _rate(results: list[tuple[int, float]]) -> float:
     return median([done / seconds for done, seconds in results])
 
 
+def _measured(stage: Any, meter: CpuMeter, cpu: dict[str, list[float]],
+              run: Any) -> tuple[int, float]:  # fmt: skip
+    """Run once; add CPU ms per completed item, by process group, to ``cpu``."""
+    meter.start()
+    result = run()
+    used = meter.stop()
+    for group, seconds in used.items():
+        cpu.setdefault(group, []).append(seconds * 1000 / max(1, stage.final_count))
+    return result  # type: ignore[no-any-return]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--k", type=int, default=5000)
@@ -55,34 +67,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--children", type=int, default=4, help="children per worker (prefork)")
     p.add_argument("--db-pool", type=int, default=10, help="BILLBEAT_DB_POOL_SIZE / peer pool")
     p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--billbeat-only", action="store_true", help="skip the peers (sweeps)")
     args = p.parse_args(argv)
     latencies = [int(x) for x in args.latencies.split(",")]
     rows: list[dict[str, Any]] = []
     with Procs() as procs, bench_database("billbeat_bench_tp") as url:
         reset_broker()
         sandbox = start_sandbox(procs)
+        sandbox_pid = procs.items[-1].pid
         stage = prepare(url, sandbox, args.k, min(args.k, args.customers))
         for pool in args.pools.split(","):
             conc = args.threads if pool == "threads" else args.children
             opts = {"pool": pool, "processes": args.processes, "concurrency": conc,
                     "db_pool": args.db_pool}  # fmt: skip
             bb = start_workers(stage, procs, which="billbeat", **opts)
-            peer = start_workers(stage, procs, which="peer", **opts)
+            peer = [] if args.billbeat_only else start_workers(stage, procs, which="peer", **opts)
             set_latency(sandbox, 0)
-            noop = _rate([run_bare(stage, "noop", args.cap) for _ in range(args.repeats)])
+            nan = [(0, float("nan"))]
+            noop = _rate([run_bare(stage, "noop", args.cap) for _ in range(args.repeats)]
+                         if peer else nan)  # fmt: skip
             note(f"{pool}: noop {noop:.0f}/s")
             for latency in latencies:
                 set_latency(sandbox, latency)
                 reps = range(args.repeats)
-                charges = _rate([run_billbeat(stage, args.cap) for _ in reps])
-                http = _rate([run_bare(stage, "http", args.cap) for _ in reps])
-                hand = _rate([run_handbuilt(stage, args.cap) for _ in reps])
+                meter, cpu = CpuMeter([w.pid for w in bb], sandbox_pid), {}
+                one = lambda: run_billbeat(stage, args.cap)  # noqa: E731,B023
+                charges = _rate([_measured(stage, meter, cpu, one) for _ in reps])
+                cpu_ms = {g: median(v) for g, v in cpu.items()}
+                pmeter, pcpu, hcpu = CpuMeter([w.pid for w in peer], sandbox_pid), {}, {}
+                bare = lambda: run_bare(stage, "http", args.cap)  # noqa: E731,B023
+                built = lambda: run_handbuilt(stage, args.cap)  # noqa: E731,B023
+                http = _rate([_measured(stage, pmeter, pcpu, bare) for _ in reps] if peer else nan)
+                hand = _rate([_measured(stage, pmeter, hcpu, built) for _ in reps]
+                             if peer else nan)  # fmt: skip
                 note(f"{pool} {latency}ms: billbeat {charges:.0f}/s http {http:.0f}/s "
                      f"hand-built {hand:.0f}/s")  # fmt: skip
                 rows.append({"pool": pool, "workers": f"{args.processes}x{conc}",
                              "latency_ms": latency, "charges_per_s": charges,
                              "bare_noop_tasks_per_s": noop, "bare_http_tasks_per_s": http,
-                             "handbuilt_per_s": hand})  # fmt: skip
+                             "handbuilt_per_s": hand,
+                             "cpu_ms_per_charge": cpu_ms,
+                             "cpu_ms_per_http_task": {g: median(v) for g, v in pcpu.items()},
+                             "cpu_ms_per_handbuilt": {g: median(v) for g, v in hcpu.items()},
+                             })  # fmt: skip
             stop_workers(procs, bb + peer)
     print(f"\nend-to-end throughput, K={args.k}, cap {args.cap:.0f}s, median of {args.repeats} "
           f"({machine_note()}; shared noisy 2-core machine)")  # fmt: skip
@@ -92,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
             r["bare_noop_tasks_per_s"], r["bare_http_tasks_per_s"], r["handbuilt_per_s"],
             r["charges_per_s"] / r["bare_http_tasks_per_s"],
             r["charges_per_s"] / r["handbuilt_per_s"]] for r in rows])  # fmt: skip
+    print("\nCPU ms per item, by process group (postgres counts every backend of the server):")
+    groups = ["workers", "postgres", "sandbox", "bench"]
+    table(["pool", "latency ms", "run", *groups],
+          [[r["pool"], r["latency_ms"], run, *[r[key].get(g) for g in groups]]
+           for r in rows for run, key in (("billbeat", "cpu_ms_per_charge"),
+                                          ("bare http", "cpu_ms_per_http_task"),
+                                          ("hand-built", "cpu_ms_per_handbuilt"))])  # fmt: skip
     for r in rows:
         emit({"bench": "throughput", **r, "k": args.k,
               "ratio_to_bare_http": r["charges_per_s"] / r["bare_http_tasks_per_s"],
