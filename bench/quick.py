@@ -21,6 +21,12 @@ QUICK = {
     "throughput": ["--k", "5000", "--cap", "6"],
     "peak": ["--due", "10000", "--cap", "30"],
 }
+#: A smoke run of the plumbing (seconds, not figures).
+TINY = {
+    "scheduler": ["--n", "10000", "--passes", "5", "--cap", "5", "--due-pct", "1"],
+    "throughput": ["--k", "300", "--cap", "4", "--customers", "50", "--latencies", "0"],
+    "peak": ["--due", "500", "--cap", "20", "--customers", "50"],
+}
 FULL = {
     "scheduler": ["--n", "10000,100000,1000000", "--passes", "25", "--cap", "60"],
     "throughput": ["--k", "20000", "--cap", "30", "--repeats", "3"],
@@ -54,8 +60,9 @@ def run(name: str, args: list[str]) -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the full sizes (make bench)")
+    parser.add_argument("--tiny", action="store_true", help="a smoke run of the plumbing")
     args = parser.parse_args(argv)
-    sizes = FULL if args.full else QUICK
+    sizes = FULL if args.full else TINY if args.tiny else QUICK
     out = {name: run(name, sizes[name]) for name in ("scheduler", "throughput", "peak")}
     final = list(out["scheduler"]) if args.full else out["scheduler"][-1:]
     threads = [r for r in out["throughput"] if r.get("pool") == "threads"]
