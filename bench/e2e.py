@@ -194,11 +194,14 @@ def run_billbeat(stage: Stage, cap: float, sample: Callable[[], None] | None = N
     sched = ChargeScheduler(make_session_factory(engine), CeleryPublisher(app),
                             batch_size=batch_size)  # fmt: skip
     errors: list[BaseException] = []
+    stop = threading.Event()  # set when the run is over (done or capped)
 
     def beat() -> None:
         began = time.monotonic()
         try:
             for _ in range(stage.k // batch_size + 20):
+                if stop.is_set():
+                    break
                 sched.tick(cycle + timedelta(seconds=1))
                 if not sched.last_pass.more_due:
                     break
@@ -215,7 +218,8 @@ def run_billbeat(stage: Stage, cap: float, sample: Callable[[], None] | None = N
     thread = threading.Thread(target=beat if not split else lambda: None, daemon=True)
     thread.start()
     result = _poll(done, stage.k, cap, t0, sample)
-    thread.join(timeout=cap)
+    stop.set()
+    thread.join(timeout=60)
     engine.dispose()
     if errors:
         raise RuntimeError(f"beat failed: {errors[0]!r}")
@@ -241,10 +245,13 @@ def run_bare(stage: Stage, kind: str, cap: float,
     client = redis.Redis.from_url(redis_url(PEER_DB))
     client.set(COUNTER, 0)
     run, keys, k = stage.run_no, stage.keys, stage.k
+    stop = threading.Event()
 
     def publish() -> None:
         with peer_app.app.producer_or_acquire() as producer:
             for i in range(k):
+                if stop.is_set():
+                    return
                 if kind == "noop":
                     peer_app.app.send_task("peer.noop", producer=producer)
                 else:
@@ -256,7 +263,8 @@ def run_bare(stage: Stage, kind: str, cap: float,
     thread = threading.Thread(target=publish, daemon=True)
     thread.start()
     result = _poll(_counter(client), k, cap, t0, sample)
-    thread.join(timeout=cap)
+    stop.set()
+    thread.join(timeout=60)
     _settle(_counter(client), PEER_DB)
     stage.final_count = _counter(client)()
     client.close()
@@ -271,9 +279,13 @@ def run_handbuilt(stage: Stage, cap: float) -> tuple[int, float]:
     execute(stage.url, "UPDATE hb_orders SET status = 'DUE', order_id = %s || id",
             (f"hb-{stage.run_no}-",))  # fmt: skip
 
+    stop = threading.Event()
+
     def poller() -> None:
         with psycopg.connect(stage.url) as conn:
             for _ in range(stage.k // 1000 + 20):
+                if stop.is_set():
+                    return
                 ids = [r[0] for r in conn.execute(
                     "SELECT id FROM hb_orders WHERE status = 'DUE' AND due_at <= now() "
                     "ORDER BY due_at LIMIT 1000 FOR UPDATE SKIP LOCKED")]  # fmt: skip
@@ -289,7 +301,8 @@ def run_handbuilt(stage: Stage, cap: float) -> tuple[int, float]:
     thread = threading.Thread(target=poller, daemon=True)
     thread.start()
     result = _poll(done, stage.k, cap, t0, None)
-    thread.join(timeout=cap)
+    stop.set()
+    thread.join(timeout=60)
     _settle(done, PEER_DB)
     stage.final_count = done()
     conn.close()
