@@ -110,7 +110,8 @@ def prepare(url: str, sandbox: str, k: int, customers: int) -> Stage:
 
 
 def start_workers(stage: Stage, procs: Procs, *, which: str, pool: str, processes: int,
-                  concurrency: int, db_pool: int) -> list[Any]:  # fmt: skip
+                  concurrency: int, db_pool: int, prefetch: int | None = None,
+                  ) -> list[Any]:  # fmt: skip
     LOGS.mkdir(parents=True, exist_ok=True)
     if which == "billbeat":
         from worker.app import make_app
@@ -122,7 +123,7 @@ def start_workers(stage: Stage, procs: Procs, *, which: str, pool: str, processe
         app, mod, env = peer_app.app, "peer_app", stage.peer_env
     names = [f"{which}{i}-{pool}" for i in range(processes)]
     started = [start_worker(procs, app=mod, pool=pool, concurrency=concurrency,
-                            env=env(db_pool), name=n, log=LOGS / f"{n}.log")
+                            env=env(db_pool), name=n, log=LOGS / f"{n}.log", prefetch=prefetch)
                for n in names]  # fmt: skip
     wait_workers(app, names)
     return started

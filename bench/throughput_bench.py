@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--children", type=int, default=4, help="children per worker (prefork)")
     p.add_argument("--db-pool", type=int, default=10, help="BILLBEAT_DB_POOL_SIZE / peer pool")
     p.add_argument("--customers", type=int, default=2000)
+    p.add_argument("--prefetch", type=int, default=None, help="override prefetch (default 4)")
     p.add_argument("--billbeat-only", action="store_true", help="skip the peers (sweeps)")
     args = p.parse_args(argv)
     latencies = [int(x) for x in args.latencies.split(",")]
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         for pool in args.pools.split(","):
             conc = args.threads if pool == "threads" else args.children
             opts = {"pool": pool, "processes": args.processes, "concurrency": conc,
-                    "db_pool": args.db_pool}  # fmt: skip
+                    "db_pool": args.db_pool, "prefetch": args.prefetch}  # fmt: skip
             bb = start_workers(stage, procs, which="billbeat", **opts)
             peer = [] if args.billbeat_only else start_workers(stage, procs, which="peer", **opts)
             set_latency(sandbox, 0)
