@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         60.0, gt=0, validation_alias="BILLBEAT_SWEEP_INTERVAL_SECONDS"
     )
+    #: First pause of charging after a setup error (bad key, no contract); doubles to 10 min.
+    setup_pause_seconds: float = Field(60.0, gt=0, validation_alias="BILLBEAT_SETUP_PAUSE_SECONDS")
     #: Margin on top of the HTTP timeouts before a worker's claim counts as abandoned.
     lease_margin_seconds: float = Field(
         60.0, ge=0, validation_alias="BILLBEAT_LEASE_MARGIN_SECONDS"

@@ -85,6 +85,15 @@ def test_sanitize_drops_billing_key_and_masks_cards() -> None:
     assert clean["receipt"] == {"url": "https://r"} and clean["paymentKey"] == "pk_1"
 
 
+def test_breaker_concurrent_failures_are_one_outage() -> None:
+    """Calls that were in flight when the breaker opened fail the same way: they must not each
+    double the pause (N threads would otherwise push it to the 10-minute cap at once)."""
+    b = SetupBreaker(base_seconds=60, cap_seconds=600)
+    first = b.record_setup_error(T0, "UNAUTHORIZED_KEY")
+    for _ in range(5):
+        assert b.record_setup_error(T0 + timedelta(seconds=1), "UNAUTHORIZED_KEY") == first
+
+
 def test_breaker_opens_probes_and_closes() -> None:
     b = SetupBreaker(base_seconds=60, cap_seconds=600)
     assert b.blocked_until(T0) is None

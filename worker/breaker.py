@@ -59,6 +59,11 @@ class SetupBreaker:
     def record_setup_error(self, now: datetime, code: str) -> datetime:
         """Open (or keep open) the breaker; returns when the next probe may run."""
         with self._lock:
+            if self._open_until is not None and now < self._open_until and not self._probing:
+                # A call that started before the breaker opened, failing the same way: the
+                # same outage, not one more consecutive failure (threads must not each double
+                # the pause).
+                return self._open_until
             self._failures += 1
             pause = backoff_seconds(self._failures, base=self._base, cap=self._cap)
             self._open_until = now + timedelta(seconds=pause)

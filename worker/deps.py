@@ -59,6 +59,7 @@ def build_deps(settings: Settings, *, clock: Clock | None = None) -> Deps:
         clock=clock or SystemClock(),
         cipher=BillingKeyCipher(settings.encryption_keys),
         publisher=CeleryPublisher(app),
+        breaker=SetupBreaker(base_seconds=settings.setup_pause_seconds),
     )
 
 

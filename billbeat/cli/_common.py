@@ -8,7 +8,10 @@ import typer
 
 from billbeat.cli.runtime import Runtime
 
-__all__ = ["JsonOpt", "runtime"]
+__all__ = ["JsonOpt", "runtime", "MAX_ID"]
+
+#: Ids are 64-bit integers in the database; a larger number is refused before any query.
+MAX_ID = 2**63 - 1
 
 JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout instead of a table.")

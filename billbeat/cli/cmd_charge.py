@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from billbeat.cli._common import JsonOpt, runtime
+from billbeat.cli._common import MAX_ID, JsonOpt, runtime
 from billbeat.cli.output import charge_detail_doc, charge_doc, emit_json, emit_record, emit_table
 from billbeat.service import get_charge, list_charges, retry_charge
 
@@ -14,7 +14,7 @@ __all__ = ["charge_app"]
 
 charge_app = typer.Typer(help="Charges: one per subscription cycle.", no_args_is_help=True)
 
-IdArg = Annotated[int, typer.Argument(help="Charge id.", metavar="ID")]
+IdArg = Annotated[int, typer.Argument(help="Charge id.", metavar="ID", min=1, max=MAX_ID)]
 _LIST_COLUMNS = ("id", "orderId", "subscriptionId", "status", "amount", "attempts",
                  "failureCode", "cycleAt")  # fmt: skip
 
@@ -22,7 +22,9 @@ _LIST_COLUMNS = ("id", "orderId", "subscriptionId", "status", "amount", "attempt
 @charge_app.command("list")
 def list_(
     ctx: typer.Context,
-    subscription: Annotated[int | None, typer.Option(help="Only this subscription's.")] = None,
+    subscription: Annotated[
+        int | None, typer.Option(help="Only this subscription's.", min=1, max=MAX_ID)
+    ] = None,
     status: Annotated[str | None, typer.Option(help="PENDING, DONE, FAILED, ...")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from billbeat.cli._common import JsonOpt, runtime
+from billbeat.cli._common import MAX_ID, JsonOpt, runtime
 from billbeat.cli.errors import CliError
 from billbeat.cli.output import emit_json, emit_record, emit_table, subscription_doc
 from billbeat.service import (
@@ -28,7 +28,7 @@ __all__ = ["subscription_app"]
 
 subscription_app = typer.Typer(help="Subscriptions: amount + cron cycle.", no_args_is_help=True)
 
-IdArg = Annotated[int, typer.Argument(help="Subscription id.", metavar="ID")]
+IdArg = Annotated[int, typer.Argument(help="Subscription id.", metavar="ID", min=1, max=MAX_ID)]
 
 
 def _parse_start(value: str | None) -> datetime | None:
