@@ -191,6 +191,18 @@ def flush(db: int) -> None:
     client.close()
 
 
+@contextmanager
+def redis_dbs(*dbs: int) -> Iterator[None]:
+    """The bench's Redis databases, flushed before and after (also on errors and Ctrl-C)."""
+    for db in dbs:
+        flush(db)
+    try:
+        yield
+    finally:
+        for db in dbs:
+            flush(db)
+
+
 # ---- Celery workers ------------------------------------------------------------------------
 
 

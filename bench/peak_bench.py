@@ -26,12 +26,13 @@ from common import (
     machine_note,
     note,
     pg_connections,
+    redis_dbs,
     redis_url,
     set_latency,
     start_sandbox,
     table,
 )
-from e2e import prepare, reset_broker, run_bare, run_billbeat, start_workers, stop_workers
+from e2e import prepare, run_bare, run_billbeat, start_workers, stop_workers
 
 
 class Sampler:
@@ -70,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     opts = {"pool": "threads", "processes": args.workers, "concurrency": args.threads,
             "db_pool": args.db_pool}  # fmt: skip
-    with Procs() as procs, bench_database("billbeat_bench_peak") as url:
-        reset_broker()
+    with (
+        Procs() as procs,
+        bench_database("billbeat_bench_peak") as url,
+        redis_dbs(BROKER_DB, PEER_DB),
+    ):
         sandbox = start_sandbox(procs)
         stage = prepare(url, sandbox, args.due, min(args.due, args.customers))
         set_latency(sandbox, args.latency_ms)

@@ -32,6 +32,7 @@ from common import (
     machine_note,
     median,
     note,
+    redis_dbs,
     redis_url,
     table,
 )
@@ -102,7 +103,9 @@ def run_n(n: int, pcts: list[int], args: argparse.Namespace) -> dict[str, Any]:
             res[f"due_{pct}_count"] = due
         if args.claim_only:  # the same largest due set, published nowhere
             due = mark_due(url, pcts[-1])
-            out = probe({**base, "mode": "due", "expected": due, "no_publish": True})
+            prof = f"{args.profile}.claim" if args.profile else None
+            out = probe({**base, "mode": "due", "expected": due, "no_publish": True,
+                         "profile": prof})  # fmt: skip
             res["claim_only"] = out["created"] / out["seconds"]
         res["beat_rss_mb"] = max(rss)
     flush(BROKER_DB)
@@ -152,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ns = [int(float(x)) for x in args.n.split(",")]
     pcts = [int(x) for x in args.due_pct.split(",")]
-    results = [run_n(n, pcts, args) for n in ns]
+    with redis_dbs(BROKER_DB, REDBEAT_DB):
+        results = [run_n(n, pcts, args) for n in ns]
     hi = pcts[-1]
     print(f"\nscheduler scale ({machine_note()}; a shared, noisy 2-core machine)")
     rows = []

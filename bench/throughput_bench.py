@@ -18,6 +18,8 @@ import argparse
 from typing import Any
 
 from common import (
+    BROKER_DB,
+    PEER_DB,
     CpuMeter,
     Procs,
     bench_database,
@@ -25,13 +27,13 @@ from common import (
     machine_note,
     median,
     note,
+    redis_dbs,
     set_latency,
     start_sandbox,
     table,
 )
 from e2e import (
     prepare,
-    reset_broker,
     run_bare,
     run_billbeat,
     run_handbuilt,
@@ -72,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     latencies = [int(x) for x in args.latencies.split(",")]
     rows: list[dict[str, Any]] = []
-    with Procs() as procs, bench_database("billbeat_bench_tp") as url:
-        reset_broker()
+    with (
+        Procs() as procs,
+        bench_database("billbeat_bench_tp") as url,
+        redis_dbs(BROKER_DB, PEER_DB),
+    ):
         sandbox = start_sandbox(procs)
         sandbox_pid = procs.items[-1].pid
         stage = prepare(url, sandbox, args.k, min(args.k, args.customers))
