@@ -47,25 +47,8 @@ _bad_customer_keys = st.one_of(
 @pytest.fixture
 def ready(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Iterator[tuple[Cli, str, int]]:
     for cli in cli_env(tmp_path, monkeypatch, capsys, sandbox_url):
-        cli.json("db", "upgrade")
-        ck = cli.json("customer", "create", "--email", "kim@example.com")["customerKey"]
-        cli.json(
-            "card",
-            "register",
-            "--customer-key",
-            ck,
-            "--card-number",
-            OK_CARD,
-            "--expiry-year",
-            "30",
-            "--expiry-month",
-            "12",
-            "--identity-number",
-            "900101",
-        )
-        created = cli.json("subscription", "create", "--customer-key", ck, "--amount", "9900",
-                       "--order-name", "Premium", "--cron", "0 9 1 * *")  # fmt: skip
-        yield cli, ck, created["id"]
+        ck, sub_id = cli.seed()
+        yield cli, ck, sub_id
 
 
 def _refused(cli: Cli, args: list[str], *, may_succeed: bool = False) -> None:

@@ -18,25 +18,8 @@ def cli(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Iterator[Cli]:
 
 @pytest.fixture
 def ready(cli: Cli) -> tuple[Cli, str, int]:
-    cli.json("db", "upgrade")
-    ck = cli.json("customer", "create", "--email", "kim@example.com")["customerKey"]
-    cli.json(
-        "card",
-        "register",
-        "--customer-key",
-        ck,
-        "--card-number",
-        OK_CARD,
-        "--expiry-year",
-        "30",
-        "--expiry-month",
-        "12",
-        "--identity-number",
-        "900101",
-    )
-    sub = cli.json("subscription", "create", "--customer-key", ck, "--amount", "9900",
-                   "--order-name", "Premium", "--cron", "0 9 1 * *")  # fmt: skip
-    return cli, ck, sub["id"]
+    ck, sub_id = cli.seed()
+    return cli, ck, sub_id
 
 
 def _create(ck: str, **over: str) -> list[str]:

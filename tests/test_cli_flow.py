@@ -111,20 +111,7 @@ def test_keys_generate_and_rotate(cli):
     key = cli.json("keys", "generate")["key"]
     BillingKeyCipher([key])  # a valid Fernet key
     ck = cli.json("customer", "create", "--email", "a@b.co")["customerKey"]
-    cli.json(
-        "card",
-        "register",
-        "--customer-key",
-        ck,
-        "--card-number",
-        OK_CARD,
-        "--expiry-year",
-        "30",
-        "--expiry-month",
-        "12",
-        "--identity-number",
-        "900101",
-    )
+    cli.register_card(ck, OK_CARD)
     os.environ["BILLBEAT_ENCRYPTION_KEY"] = f"{key},{cli.key}"  # monkeypatch restores it
     assert cli.json("keys", "rotate") == {"rotated": 1}
     os.environ["BILLBEAT_ENCRYPTION_KEY"] = key  # the old key is no longer needed

@@ -45,6 +45,24 @@ class Cli:
         assert err == ""
         return json.loads(out)
 
+    def register_card(self, customer_key: str, card_number: str = "4330123412341234") -> object:
+        return self.json("card", "register", "--customer-key", customer_key,
+                         "--card-number", card_number, "--expiry-year", "30",
+                         "--expiry-month", "12", "--identity-number", "900101")  # fmt: skip
+
+    def seed(self) -> tuple[str, int]:
+        """Migrated database, one customer with a card and a monthly subscription."""
+        self.json("db", "upgrade")
+        doc = self.json("customer", "create", "--email", "kim@example.com")
+        assert isinstance(doc, dict)
+        self.register_card(doc["customerKey"])
+        sub = self.json(
+            "subscription", "create", "--customer-key", doc["customerKey"],
+            "--amount", "9900", "--order-name", "Premium", "--cron", "0 9 1 * *",
+        )  # fmt: skip
+        assert isinstance(sub, dict)
+        return doc["customerKey"], int(sub["id"])
+
     def counts(self) -> dict[str, int]:
         engine = make_engine(self.url)
         with Session(engine) as session:
