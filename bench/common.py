@@ -44,6 +44,8 @@ def _sigterm(_signo: int, _frame: object) -> None:
 
 
 signal.signal(signal.SIGTERM, _sigterm)
+# Started in the background by a non-interactive shell, SIGINT arrives ignored: restore it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def free_port() -> int:
