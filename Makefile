@@ -56,12 +56,14 @@ sandbox: install ## Run the Toss sandbox on http://127.0.0.1:8787
 	$(BIN)/billbeat sandbox --port 8787
 
 bench: install ## Run the benchmarks at full size (tables, then JSON lines; ~30 min on 2 cores)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -c 'import redbeat, psutil, pyinstrument' 2>/dev/null \
+	  || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/sandbox_bench.py
 	$(BIN)/python bench/quick.py --full
 
 bench-quick: install ## The three benchmarks at reduced size (< 5 min), one JSON line each
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -c 'import redbeat, psutil, pyinstrument' 2>/dev/null \
+	  || $(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/quick.py
 
 chaos: install ## Fault-injection scenarios at full size (< 10 min), then the figures table
