@@ -282,39 +282,46 @@ class CpuMeter:
 
     def __init__(self, workers: Sequence[int], sandbox: int | None) -> None:
         self.roots = {"workers": list(workers), "sandbox": [sandbox] if sandbox else []}
-        self.before: dict[str, float] = {}
+        self.before: dict[str, dict[int, float]] = {}
 
-    def _sample(self) -> dict[str, float]:
+    def _sample(self) -> dict[str, dict[int, float]]:
+        """CPU seconds per pid, per group (a pid's figure only ever grows)."""
         import psutil
 
-        def tree(pid: int) -> float:
-            try:
-                root = psutil.Process(pid)
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                return 0.0
-            total = 0.0
-            for p in procs:
+        def cpu(p: psutil.Process) -> float:
+            t = p.cpu_times()
+            return float(t.user + t.system)
+
+        out: dict[str, dict[int, float]] = {}
+        for name, pids in self.roots.items():
+            group: dict[int, float] = {}
+            for pid in pids:
                 try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
+                    root = psutil.Process(pid)
+                    for p in [root, *root.children(recursive=True)]:
+                        group[p.pid] = cpu(p)
                 except psutil.Error:
                     pass
-            return total
-
-        out = {name: sum(tree(p) for p in pids) for name, pids in self.roots.items()}
-        pg = 0.0
-        for p in psutil.process_iter(["username", "cpu_times"]):
-            if p.info["username"] == "postgres" and p.info["cpu_times"] is not None:
-                pg += p.info["cpu_times"].user + p.info["cpu_times"].system
+            out[name] = group
+        pg: dict[int, float] = {}
+        for p in psutil.process_iter(["username"]):
+            try:
+                if p.info["username"] == "postgres":
+                    pg[p.pid] = cpu(p)
+            except psutil.Error:
+                pass
         out["postgres"] = pg
-        me = psutil.Process().cpu_times()
-        out["bench"] = me.user + me.system
+        me = psutil.Process()
+        out["bench"] = {me.pid: cpu(me)}
         return out
 
     def start(self) -> None:
         self.before = self._sample()
 
     def stop(self) -> dict[str, float]:
+        """CPU seconds per group since ``start()``; processes that exited meanwhile (short-lived
+        PostgreSQL backends) are missed, so "postgres" is a lower bound."""
         after = self._sample()
-        return {k: after[k] - self.before.get(k, 0.0) for k in after}
+        return {name: sum(max(0.0, v - self.before.get(name, {}).get(pid, 0.0))
+                          for pid, v in group.items())
+                for name, group in after.items()}  # fmt: skip
