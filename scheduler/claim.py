@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from models.charge import Charge, order_id_for
@@ -101,13 +101,51 @@ def _plan(cron: str, tz: str, due_at: datetime, now: datetime, max_skipped: int)
 
 def _insert_charges(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert charge rows, ignoring any that already exist; return the new PENDING ids."""
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(_charges).on_conflict_do_nothing().returning(_charges.c.id, _charges.c.status)
+    if session.get_bind().dialect.name == "postgresql":
+        return _insert_charges_pg(session, rows)
+    stmt = (
+        sqlite.insert(_charges).on_conflict_do_nothing().returning(_charges.c.id, _charges.c.status)
+    )
     # executemany: SQLAlchemy's "insertmanyvalues" sends multi-row INSERT ... RETURNING
-    # batches from one cached compiled statement (a .values([...]) list would be recompiled
-    # with thousands of bind parameters on every pass).
+    # batches from one cached compiled statement.
     result = session.execute(stmt, rows)
+    return [r.id for r in result if r.status == ChargeStatus.PENDING]
+
+
+#: One statement whatever the batch size: the rows travel as arrays, so PostgreSQL and
+#: psycopg parse and plan it once (a multi-row VALUES list is a new, long SQL text per batch,
+#: and parsing it dominated a 10%-due pass on 10^5 subscriptions).
+_PG_INSERT = text(
+    """
+    INSERT INTO charges (subscription_id, cycle_at, order_id, order_name, amount,
+        tax_free_amount, source, status, attempt_count, decline_count, reconcile_count,
+        waiting_for_card, next_attempt_at, enqueued_at, lease_expires_at, created_at, updated_at)
+    SELECT u.sub, u.cycle, u.oid, u.name, u.amount, u.tax_free, 'CYCLE', u.status, 0, 0, 0,
+        false, NULL, u.enqueued, NULL, :now, :now
+    FROM unnest(CAST(:subs AS integer[]), CAST(:cycles AS timestamptz[]), CAST(:oids AS text[]),
+                CAST(:names AS text[]), CAST(:amounts AS integer[]),
+                CAST(:tax_frees AS integer[]), CAST(:statuses AS text[]),
+                CAST(:enqueued AS timestamptz[]))
+         AS u(sub, cycle, oid, name, amount, tax_free, status, enqueued)
+    ON CONFLICT DO NOTHING
+    RETURNING id, status
+    """
+)
+
+
+def _insert_charges_pg(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    params = {
+        "now": rows[0]["created_at"],
+        "subs": [r["subscription_id"] for r in rows],
+        "cycles": [r["cycle_at"] for r in rows],
+        "oids": [r["order_id"] for r in rows],
+        "names": [r["order_name"] for r in rows],
+        "amounts": [r["amount"] for r in rows],
+        "tax_frees": [r["tax_free_amount"] for r in rows],
+        "statuses": [str(r["status"]) for r in rows],
+        "enqueued": [r["enqueued_at"] for r in rows],
+    }
+    result = session.execute(_PG_INSERT, params)
     return [r.id for r in result if r.status == ChargeStatus.PENDING]
 
 
