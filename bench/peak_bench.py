@@ -32,7 +32,8 @@ from common import (
     start_sandbox,
     table,
 )
-from e2e import prepare, run_bare, run_billbeat, start_workers, stop_workers
+from e2e import prepare, run_billbeat, start_workers, stop_workers
+from peer_runs import run_bare
 
 
 class Sampler:

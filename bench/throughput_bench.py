@@ -20,7 +20,6 @@ from typing import Any
 from common import (
     BROKER_DB,
     PEER_DB,
-    CpuMeter,
     Procs,
     bench_database,
     emit,
@@ -32,14 +31,14 @@ from common import (
     start_sandbox,
     table,
 )
+from cpu import CpuMeter
 from e2e import (
     prepare,
-    run_bare,
     run_billbeat,
-    run_handbuilt,
     start_workers,
     stop_workers,
 )
+from peer_runs import run_bare, run_handbuilt
 
 
 def _rate(results: list[tuple[int, float]]) -> float:
