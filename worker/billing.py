@@ -43,7 +43,6 @@ from worker.records import (
     claim,
     current_status,
     finish_attempt,
-    load_billing_key,
     load_snapshot,
     start_attempt,
 )
@@ -260,7 +259,7 @@ def _proceed(deps: Deps, snap: Snapshot) -> str:
             status=ChargeStatus.SKIPPED if never_tried else ChargeStatus.FAILED,
             code=f"SUBSCRIPTION_{snap.subscription_status}", subscription=None,
         )  # fmt: skip
-    encrypted = load_billing_key(deps, snap.customer_id)
+    encrypted = snap.billing_key_encrypted
     if encrypted is None:
         return out.settle_decline(
             deps, snap, now=now, attempt_id=None, attempt_fields={},

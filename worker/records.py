@@ -44,7 +44,6 @@ __all__ = [
     "claim",
     "current_status",
     "load_snapshot",
-    "load_billing_key",
     "start_attempt",
     "finish_attempt",
     "settle",
@@ -92,6 +91,8 @@ class Snapshot:
     waiting_for_card: bool
     failure_code: str | None
     subscription_status: str
+    #: The customer's newest ACTIVE billing key, still encrypted (decrypted only in memory).
+    billing_key_encrypted: str | None
     last_call: LastCall | None  #: latest attempt row of any kind
     last_charge_call: LastCall | None  #: latest CHARGE row
     transient_streak: int  #: trailing CHARGE rows with outcome TRANSIENT
@@ -156,8 +157,17 @@ def _last(rows: Sequence[Any]) -> LastCall | None:
     return LastCall(call=r.call, number=r.number, outcome=r.outcome, http_status=r.http_status)
 
 
-#: The charge with its subscription and customer: one round trip, plain rows (this runs for
-#: every charge, and loading three ORM objects cost more CPU than the HTTP call).
+_ACTIVE_KEY = (
+    select(BillingKey.billing_key_encrypted)
+    .where(BillingKey.customer_id == Customer.id, BillingKey.status == BillingKeyStatus.ACTIVE)
+    .order_by(BillingKey.created_at.desc(), BillingKey.id.desc())
+    .limit(1)
+    .correlate(Customer)
+    .scalar_subquery()
+)
+
+#: The charge with its subscription, customer and card: one round trip, plain rows (this runs
+#: for every charge, and loading three ORM objects cost more CPU than the HTTP call).
 _SNAPSHOT = (
     select(
         Charge.id,
@@ -174,7 +184,8 @@ _SNAPSHOT = (
         Subscription.status.label("subscription_status"),
         Customer.id.label("customer_id"),
         Customer.customer_key,
-    )  # fmt: skip
+        _ACTIVE_KEY.label("billing_key_encrypted"),
+    )
     .join(Subscription, Subscription.id == Charge.subscription_id)
     .join(Customer, Customer.id == Subscription.customer_id)
     .where(Charge.id == bindparam("charge_id"))
@@ -187,7 +198,7 @@ _ATTEMPTS = (
         ChargeAttempt.http_status,
         ChargeAttempt.started_at,
         ChargeAttempt.finished_at,
-    )  # fmt: skip
+    )
     .where(ChargeAttempt.charge_id == bindparam("charge_id"))
     .order_by(ChargeAttempt.id)
 )
@@ -219,26 +230,13 @@ def load_snapshot(deps: Deps, charge_id: int, token: datetime) -> Snapshot:
         waiting_for_card=row.waiting_for_card,
         failure_code=row.failure_code,
         subscription_status=row.subscription_status,
+        billing_key_encrypted=row.billing_key_encrypted,
         last_call=_last(rows),
         last_charge_call=_last(charges),
         transient_streak=streak,
         first_failure_at=min(declined) if declined else None,
         token=token,
     )
-
-
-def load_billing_key(deps: Deps, customer_id: int) -> str | None:
-    """The customer's newest ACTIVE billing key, still encrypted (decrypt only in memory)."""
-    with deps.session_factory() as session:
-        return session.scalar(
-            select(BillingKey.billing_key_encrypted)
-            .where(
-                BillingKey.customer_id == customer_id,
-                BillingKey.status == BillingKeyStatus.ACTIVE,
-            )
-            .order_by(BillingKey.created_at.desc(), BillingKey.id.desc())
-            .limit(1)
-        )
 
 
 def _fence(snap: Snapshot) -> Any:
