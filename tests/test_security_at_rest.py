@@ -15,9 +15,8 @@ from billbeat.service.keys import rotate_billing_keys
 from models import BillingKey
 from models.crypto import BillingKeyCipher, generate_key
 from tests.chaos.harness import GOOD_CARD, Chaos, Size
-from tests.fixtures.db import truncate_all
 from tests.fixtures.sandbox import TEST_SECRET_KEY, SandboxHandle
-from tests.helpers.procs import ProcessSet
+from tests.helpers.world import chaos_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -26,19 +25,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 def world(
     pg_engine: Engine, pg_url: str, redis_url: str, sandbox: SandboxHandle, tmp_path: Path
 ) -> Iterator[Chaos]:
-    env = {
-        "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "TOSS_API_BASE": sandbox.url,
-        "TOSS_SECRET_KEY": TEST_SECRET_KEY, "BILLBEAT_ENCRYPTION_KEY": generate_key(),
-        "BILLBEAT_TICK_SECONDS": "1", "BILLBEAT_DB_POOL_SIZE": "3",
-    }  # fmt: skip
-    procs = ProcessSet(env=env, log_dir=tmp_path)
-    truncate_all(pg_engine)
-    size = Size(subscriptions=4, cycles=2, period_seconds=3, outage_seconds=0)
-    try:
-        yield Chaos(engine=pg_engine, procs=procs, sandbox=sandbox, size=size, scenario="at rest")
-    finally:
-        procs.stop_all()
-        truncate_all(pg_engine)
+    yield from chaos_world(
+        pg_engine=pg_engine, pg_url=pg_url, redis_url=redis_url, sandbox=sandbox,
+        log_dir=tmp_path, scenario="at rest",
+        size=Size(subscriptions=4, cycles=2, period_seconds=3, outage_seconds=0),
+    )  # fmt: skip
 
 
 def _dump(engine: Engine, pg_url: str) -> str:

@@ -20,12 +20,12 @@ from sqlalchemy import Engine, select
 
 from billbeat.embedded_redis import free_port
 from models import BillingKey
-from models.crypto import BillingKeyCipher, generate_key
+from models.crypto import BillingKeyCipher
 from tests.chaos.harness import Chaos, Size
-from tests.fixtures.db import truncate_all
 from tests.fixtures.sandbox import TEST_SECRET_KEY, SandboxHandle
-from tests.helpers.procs import BIN, ProcessSet
+from tests.helpers.procs import BIN
 from tests.helpers.wait import wait_until
+from tests.helpers.world import chaos_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -36,20 +36,12 @@ CARDS = ["4330123412341234", "4000000000003001"]  # the second declines once, th
 def world(
     pg_engine: Engine, pg_url: str, redis_url: str, sandbox: SandboxHandle, tmp_path: Path
 ) -> Iterator[Chaos]:
-    env = {
-        "DATABASE_URL": pg_url, "REDIS_URL": redis_url, "TOSS_API_BASE": sandbox.url,
-        "TOSS_SECRET_KEY": TEST_SECRET_KEY, "BILLBEAT_ENCRYPTION_KEY": generate_key(),
-        "BILLBEAT_TICK_SECONDS": "1", "BILLBEAT_LOG_LEVEL": "DEBUG",
-        "BILLBEAT_RETRY_SCHEDULE": "2s,2s", "BILLBEAT_DB_POOL_SIZE": "3",
-    }  # fmt: skip
-    procs = ProcessSet(env=env, log_dir=tmp_path)
-    truncate_all(pg_engine)
-    size = Size(subscriptions=2, cycles=2, period_seconds=3, outage_seconds=0)
-    try:
-        yield Chaos(engine=pg_engine, procs=procs, sandbox=sandbox, size=size, scenario="secrets")
-    finally:
-        procs.stop_all()
-        truncate_all(pg_engine)
+    yield from chaos_world(
+        pg_engine=pg_engine, pg_url=pg_url, redis_url=redis_url, sandbox=sandbox,
+        log_dir=tmp_path, scenario="secrets",
+        size=Size(subscriptions=2, cycles=2, period_seconds=3, outage_seconds=0),
+        BILLBEAT_LOG_LEVEL="DEBUG", BILLBEAT_RETRY_SCHEDULE="2s,2s",
+    )  # fmt: skip
 
 
 def _secrets(world: Chaos) -> dict[str, str]:
