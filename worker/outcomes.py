@@ -174,14 +174,9 @@ def settle_unknown(
     attempt_fields: dict[str, Any], code: str | None, attempt: int,
 ) -> str:  # fmt: skip
     """The charge may exist: UNKNOWN, first lookup after the ladder's first rung."""
-    delay = dunning.reconcile_delay_seconds(0, deps.settings.reconcile_schedule_seconds)
-    fields = {
-        "status": ChargeStatus.UNKNOWN, "reconcile_count": 0, "failure_code": code,
-        "next_attempt_at": now + timedelta(seconds=delay),
-    }  # fmt: skip
-    return _settle(
+    return _stay_unknown(
         deps, snap, now=now, attempt_id=attempt_id, attempt_fields=attempt_fields,
-        charge_fields=fields, subscription=None, outcome="UNKNOWN", attempt=attempt,
+        rung=0, extra={"failure_code": code}, attempt=attempt,
     )  # fmt: skip
 
 
@@ -190,11 +185,20 @@ def settle_lookup_failed(
     attempt_fields: dict[str, Any], attempt: int,
 ) -> str:  # fmt: skip
     """The lookup could not tell: stay UNKNOWN and climb one rung of the ladder."""
-    count = snap.reconcile_count + 1
-    delay = dunning.reconcile_delay_seconds(count, deps.settings.reconcile_schedule_seconds)
+    return _stay_unknown(
+        deps, snap, now=now, attempt_id=attempt_id, attempt_fields=attempt_fields,
+        rung=snap.reconcile_count + 1, extra={}, attempt=attempt,
+    )  # fmt: skip
+
+
+def _stay_unknown(
+    deps: Deps, snap: Snapshot, *, now: datetime, attempt_id: int | None,
+    attempt_fields: dict[str, Any], rung: int, extra: dict[str, Any], attempt: int,
+) -> str:  # fmt: skip
+    delay = dunning.reconcile_delay_seconds(rung, deps.settings.reconcile_schedule_seconds)
     fields = {
-        "status": ChargeStatus.UNKNOWN, "reconcile_count": count,
-        "next_attempt_at": now + timedelta(seconds=delay),
+        "status": ChargeStatus.UNKNOWN, "reconcile_count": rung,
+        "next_attempt_at": now + timedelta(seconds=delay), **extra,
     }  # fmt: skip
     return _settle(
         deps, snap, now=now, attempt_id=attempt_id, attempt_fields=attempt_fields,
