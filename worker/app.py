@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+
 from celery import Celery
 
-from billbeat.settings import get_settings
+from billbeat.settings import SettingsError, get_settings
 
 __all__ = ["app", "make_app"]
 
 
 def make_app(broker_url: str | None = None) -> Celery:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        # `celery -A worker ...` imports this module: bad configuration is one line, no
+        # traceback, and the process does not start.
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     app = Celery("billbeat", include=["worker.tasks"])
     app.conf.update(
         broker_url=broker_url or settings.redis_url,
