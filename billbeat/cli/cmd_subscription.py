@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.orm import Session
 
-from billbeat.cli._common import MAX_ID, JsonOpt, runtime
+from billbeat.cli._common import MAX_ID, JsonOpt, runtime, whole_krw
 from billbeat.cli.errors import CliError
 from billbeat.cli.output import emit_json, emit_record, emit_table, subscription_doc
 from billbeat.service import (
@@ -57,14 +57,16 @@ def _doc(session: Session, sub: Subscription) -> dict[str, Any]:
 def create(
     ctx: typer.Context,
     customer_key: Annotated[str, typer.Option(help="The customer's customerKey.")],
-    amount: Annotated[int, typer.Option(help="KRW per cycle, 100..100000000.")],
+    amount: Annotated[int, typer.Option(help="KRW per cycle, 100..100000000.", parser=whole_krw)],
     order_name: Annotated[str, typer.Option(help="Shown on the receipt, 1-100 characters.")],
     cron: Annotated[str, typer.Option(help="Cycle, e.g. '0 9 1 * *' (09:00 on the 1st).")],
     timezone: Annotated[str, typer.Option(help="IANA zone of the cron times.")] = "Asia/Seoul",
     start: Annotated[
         str | None, typer.Option(help="ISO 8601 with offset; first cycle at or after it.")
     ] = None,
-    tax_free_amount: Annotated[int, typer.Option(help="Tax-free part of amount, KRW.")] = 0,
+    tax_free_amount: Annotated[
+        int, typer.Option(help="Tax-free part of amount, KRW.", parser=whole_krw)
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Create a subscription (charges nothing now; the first cycle is charged when due).
@@ -88,7 +90,7 @@ def create(
 def update(
     ctx: typer.Context,
     sub_id: IdArg,
-    amount: Annotated[int | None, typer.Option(help="New KRW per cycle.")] = None,
+    amount: Annotated[int | None, typer.Option(help="New KRW per cycle.", parser=whole_krw)] = None,
     cron: Annotated[str | None, typer.Option(help="New cycle.")] = None,
     order_name: Annotated[str | None, typer.Option(help="New order name.")] = None,
     timezone: Annotated[str | None, typer.Option(help="New IANA zone.")] = None,
