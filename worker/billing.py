@@ -177,19 +177,18 @@ def manual_order_id(subscription_id: int, request_id: str) -> str:
 
 
 def _run(deps: Deps, charge_id: int, *, reconcile: bool) -> str:
-    claimed = claim(deps, charge_id, deps.clock.now(), reconcile=reconcile)
-    if claimed is None:
+    snap = claim(deps, charge_id, deps.clock.now(), reconcile=reconcile)
+    if snap is None:
         status = current_status(deps, charge_id)
         if status is None:
             logger.warning("charge_id=%d not found", charge_id)
             return "MISSING"
         return "BUSY" if status == ChargeStatus.PROCESSING else str(status)
-    snap = load_snapshot(deps, charge_id, claimed.token)
     if _needs_lookup(snap):
         settled = _reconcile_first(deps, snap)
         if settled is not None:
             return settled
-        snap = load_snapshot(deps, charge_id, claimed.token)
+        snap = load_snapshot(deps, charge_id, snap.token)
     return _proceed(deps, snap)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -36,7 +36,6 @@ from scheduler.cycles import next_cycle_at
 from worker.deps import Deps
 
 __all__ = [
-    "Claim",
     "LastCall",
     "Snapshot",
     "SubscriptionChange",
@@ -59,12 +58,6 @@ def lease_seconds(deps: Deps) -> float:
         + s.toss_charge_read_timeout_seconds
         + s.lease_margin_seconds
     )
-
-
-@dataclass(frozen=True)
-class Claim:
-    token: datetime  #: the lease_expires_at we set (fencing token)
-    previous_status: str
 
 
 @dataclass(frozen=True)
@@ -111,12 +104,13 @@ class SubscriptionChange:
     resume_schedule: bool = False
 
 
-def claim(deps: Deps, charge_id: int, now: datetime, *, reconcile: bool) -> Claim | None:
+def claim(deps: Deps, charge_id: int, now: datetime, *, reconcile: bool) -> Snapshot | None:
     """Make this worker the only one acting on the charge, or return None.
 
     Charge task: PENDING; RETRY_SCHEDULED/UNKNOWN whose next_attempt_at is due; PROCESSING
     whose lease expired (its worker died). Reconcile task: any UNKNOWN (a lookup is cheap and
-    an operator may ask for it early).
+    an operator may ask for it early). Returns the claimed charge's snapshot, read in the same
+    transaction (one checkout and commit fewer per charge than claiming, then reading).
     """
     token = now + timedelta(seconds=lease_seconds(deps))
     with deps.session_factory() as session, session.begin():
@@ -142,7 +136,7 @@ def claim(deps: Deps, charge_id: int, now: datetime, *, reconcile: bool) -> Clai
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return None
-    return Claim(token=token, previous_status=status)
+        return _read_snapshot(session, charge_id, token)
 
 
 def current_status(deps: Deps, charge_id: int) -> str | None:
@@ -206,8 +200,12 @@ _ATTEMPTS = (
 
 def load_snapshot(deps: Deps, charge_id: int, token: datetime) -> Snapshot:
     with deps.session_factory() as session:
-        row = session.execute(_SNAPSHOT, {"charge_id": charge_id}).one()
-        rows = session.execute(_ATTEMPTS, {"charge_id": charge_id}).all()
+        return _read_snapshot(session, charge_id, token)
+
+
+def _read_snapshot(session: Session, charge_id: int, token: datetime) -> Snapshot:
+    row = session.execute(_SNAPSHOT, {"charge_id": charge_id}).one()
+    rows = session.execute(_ATTEMPTS, {"charge_id": charge_id}).all()
     charges = [r for r in rows if r.call == CallKind.CHARGE]
     streak = 0
     for r in reversed(charges):
@@ -269,13 +267,17 @@ def start_attempt(
         )  # fmt: skip
         if fenced.rowcount != 1:  # type: ignore[attr-defined]
             return None
-        row = ChargeAttempt(
-            charge_id=snap.charge_id, call=call, number=number, idempotency_key=idempotency_key,
-            amount=amount, started_at=now, outcome=AttemptOutcome.STARTED,
+        # Core INSERT ... RETURNING: no ORM unit of work on the hot path.
+        return int(
+            session.execute(
+                insert(ChargeAttempt).returning(ChargeAttempt.id),
+                {
+                    "charge_id": snap.charge_id, "call": call, "number": number,
+                    "idempotency_key": idempotency_key, "amount": amount, "started_at": now,
+                    "outcome": AttemptOutcome.STARTED,
+                },
+            ).scalar_one()
         )  # fmt: skip
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def _finish(session: Any, attempt_id: int, now: datetime, fields: dict[str, Any]) -> None:
