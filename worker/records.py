@@ -318,7 +318,10 @@ def settle(
         )  # fmt: skip
         if result.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        if subscription is not None:
+        # Skip the (conditional, usually no-op) subscription UPDATE when the snapshot says it
+        # cannot apply: an ACTIVE subscription's DONE charge is the common case. The change
+        # is still conditional on the current status when it does run.
+        if subscription is not None and snap.subscription_status in subscription.when:
             values: dict[str, Any] = {"status": subscription.to, "updated_at": now}
             if subscription.clear_next_charge_at:
                 values["next_charge_at"] = None
