@@ -26,6 +26,9 @@ def run(
     web.run_app(
         make_app(state_file, latency_ms=latency_ms),
         host=host, port=port, access_log=None, print=None,
+        # aiohttp waits up to 60 s for keep-alive connections on SIGTERM; a test double has
+        # nothing worth that wait (make run's Ctrl-C and the tests stop it).
+        shutdown_timeout=1.0,
     )  # fmt: skip
 
 
