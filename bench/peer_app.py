@@ -27,26 +27,14 @@ import requests
 from celery import Celery
 from sqlalchemy import create_engine, text
 
+from worker.app import TASK_POLICY
+
 SECRET = "test_sk_bench"
 AUTH = "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
 COUNTER = "peer:done"
 
 app = Celery("peer", broker=os.environ.get("PEER_BROKER", "redis://127.0.0.1:6379/7"))
-app.conf.update(
-    task_ignore_result=True,
-    task_serializer="json",
-    accept_content=["json"],
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=4,
-    worker_send_task_events=True,
-    task_send_sent_event=True,
-    broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 3600},
-    worker_hijack_root_logger=False,
-    timezone="UTC",
-    enable_utc=True,
-)
+app.conf.update(TASK_POLICY)  # billbeat's own task settings (worker/app.py)
 
 _local = threading.local()
 _shared: dict[str, Any] = {}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 
+from scheduler.clock import SystemClock
+
 __all__ = ["EmbeddedRedis", "free_port", "redis_reachable"]
 
 
@@ -86,7 +88,7 @@ class EmbeddedRedis:
                     if client.ping():
                         return self.url
                 except (redis.RedisError, OSError):
-                    _pause(0.1)
+                    SystemClock().sleep(0.1)  # start-up polling: the clock's real sleep
             raise RuntimeError(f"redis-server did not answer on port {self.port}")
         finally:
             client.close()
@@ -100,11 +102,3 @@ class EmbeddedRedis:
                 self._proc.kill()
                 self._proc.wait()
         self._proc = None
-
-
-def _pause(seconds: float) -> None:
-    # A blocking wait on an event nobody sets: a short pause without the banned time.sleep
-    # (the clock rule is about scheduling code; this is process start-up).
-    import threading
-
-    threading.Event().wait(seconds)

@@ -4,5 +4,6 @@ pytest_plugins: list[str] = [
     "tests.fixtures.db",
     "tests.fixtures.redis",
     "tests.fixtures.sandbox",
+    "tests.fixtures.cli",
     "tests.fixtures.worker",
 ]

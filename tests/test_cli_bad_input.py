@@ -3,17 +3,10 @@ written and nothing sent to Toss."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.helpers.billing_rows import OK_CARD
-from tests.helpers.cli_runner import Cli, cli_env
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Iterator[Cli]:
-    yield from cli_env(tmp_path, monkeypatch, capsys, sandbox_url)
+from tests.helpers.cli_runner import Cli
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy.orm import Session
 
 from models import ChargeStatus, Subscription
@@ -19,14 +17,8 @@ from models.crypto import BillingKeyCipher, generate_key
 from models.db import make_engine
 from tests.fixtures.sandbox import TEST_SECRET_KEY
 from tests.helpers.billing_rows import OK_CARD, add_charge
-from tests.helpers.cli_runner import Cli, cli_env
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def cli(tmp_path, monkeypatch, capsys, sandbox, sandbox_url) -> Iterator[Cli]:
-    yield from cli_env(tmp_path, monkeypatch, capsys, sandbox_url)
 
 
 def test_database_not_initialised_is_one_line(cli):

@@ -2,22 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.helpers.cli_runner import Cli, cli_env
-
-
-@pytest.fixture
-def cli(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox_url: str,
-) -> Iterator[Cli]:
-    yield from cli_env(tmp_path, monkeypatch, capsys, sandbox_url)
+from tests.helpers.cli_runner import Cli
 
 
 def _subscribe(cli: Cli, customer_key: str, amount: int, cron: str) -> int:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Charge, ChargeStatus, Subscription
 from models.db import make_engine
-from tests.helpers.cli_runner import Cli, cli_env
+from tests.helpers.cli_runner import Cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -26,16 +24,6 @@ def _shell_commands() -> list[str]:
 
 
 COMMANDS = _shell_commands()
-
-
-@pytest.fixture
-def cli(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    sandbox_url: str,
-) -> Iterator[Cli]:
-    yield from cli_env(tmp_path, monkeypatch, capsys, sandbox_url)
 
 
 def test_make_targets_exist() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import requests
 
 from scheduler.clock import ManualClock
 from tests.fixtures.sandbox import TEST_SECRET_KEY, SandboxHandle
-from tests.helpers.wait import wait_until
+from tests.helpers.procs import sandbox_process
 from toss import TossAPIError, TossClient
 from toss.sandbox import SandboxServer
 
@@ -111,25 +109,5 @@ def test_reset_clears_keys_and_payments(sandbox: SandboxHandle, toss_client: Tos
 
 
 def test_module_entry_point_serves(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "toss.sandbox", "--port", str(port), "--state-file",
-         str(tmp_path / "s.json")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-
-        def healthy() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/sandbox/health", timeout=1).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(healthy, timeout_seconds=15, message="sandbox subprocess")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with sandbox_process("--state-file", str(tmp_path / "s.json")) as (proc, _):
+        assert proc.poll() is None  # healthy, still running

@@ -4,16 +4,12 @@ must be reachable, requires basic auth: tests/test_compose.py)."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
-import requests
 
-from billbeat.embedded_redis import free_port
-from tests.helpers.wait import wait_until
+from tests.helpers.procs import sandbox_process
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,22 +21,9 @@ def _listening_ips(pid: int, port: int) -> set[str]:
 
 @pytest.mark.integration
 def test_sandbox_binds_loopback_by_default() -> None:
-    port = free_port()
-    args = [sys.executable, "-m", "toss.sandbox", "--port", str(port)]
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-
-        def healthy() -> bool:
-            try:
-                return requests.get(f"http://127.0.0.1:{port}/sandbox/health", timeout=1).ok
-            except requests.RequestException:
-                return False
-
-        wait_until(healthy, timeout_seconds=20, message="sandbox up")
+    with sandbox_process() as (proc, url):
+        port = int(url.rsplit(":", 1)[1])
         assert _listening_ips(proc.pid, port) == {"127.0.0.1"}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_flower_commands_bind_loopback() -> None:

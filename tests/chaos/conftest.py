@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from models.crypto import generate_key
 from tests.chaos.harness import Chaos, Size, size_for_run
 from tests.chaos.report import FIGURES, table
-from tests.fixtures.db import truncate_all
-from tests.fixtures.sandbox import TEST_SECRET_KEY, SandboxHandle
-from tests.helpers.procs import ProcessSet
+from tests.fixtures.sandbox import SandboxHandle
+from tests.helpers.world import chaos_world
 
 #: Short timeouts make a short lease: 2*1 + 2 + 3 + 2 = 9 s (worker/records.py lease_seconds).
 FAST_SETTINGS = {
@@ -45,23 +43,11 @@ def chaos(
     chaos_size: Size,
     tmp_path: Path,
 ) -> Iterator[Chaos]:
-    env = {
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": redis_url,
-        "TOSS_API_BASE": sandbox.url,
-        "TOSS_SECRET_KEY": TEST_SECRET_KEY,
-        "BILLBEAT_ENCRYPTION_KEY": generate_key(),
+    yield from chaos_world(
+        pg_engine=pg_engine, pg_url=pg_url, redis_url=redis_url, sandbox=sandbox,
+        log_dir=tmp_path, size=chaos_size, scenario=request.node.name.removeprefix("test_"),
         **FAST_SETTINGS,
-    }
-    procs = ProcessSet(env=env, log_dir=tmp_path)
-    truncate_all(pg_engine)
-    world = Chaos(engine=pg_engine, procs=procs, sandbox=sandbox, size=chaos_size,
-                  scenario=request.node.name.removeprefix("test_"))  # fmt: skip
-    try:
-        yield world
-    finally:
-        procs.stop_all()
-        truncate_all(pg_engine)  # the session's PostgreSQL database is shared
+    )  # fmt: skip
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

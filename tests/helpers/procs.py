@@ -6,10 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ProcessSet", "BIN"]
+import requests
+
+__all__ = ["ProcessSet", "BIN", "sandbox_process"]
 
 #: The venv's bin folder (celery, billbeat).
 BIN = Path(sys.executable).parent
@@ -70,3 +74,36 @@ class ProcessSet:
         return "\n".join(
             f"--- {p.stem} ---\n{self.logs(p.stem)}" for p in sorted(self.log_dir.glob("*.log"))
         )
+
+
+@contextmanager
+def sandbox_process(*extra_args: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``python -m toss.sandbox`` as a real subprocess on a free port, healthy before it is
+    yielded as (process, base URL); stopped afterwards."""
+    from billbeat.embedded_redis import free_port
+    from tests.helpers.wait import wait_until
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "toss.sandbox", "--port", str(port), *extra_args],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{url}/sandbox/health", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(healthy, timeout_seconds=20, message="sandbox subprocess")
+        yield proc, url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the sandbox did not stop within 10 s of SIGTERM") from None
