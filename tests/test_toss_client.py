@@ -274,3 +274,92 @@ def test_secrets_never_in_logs_reprs_or_errors(
     for text in texts:
         for needle in (secret, billing.billing_key, CARD):
             assert needle not in text
+
+
+# ---- proxies: read from the environment once, when the client is built ---------------------
+
+
+class _ForwardingProxy:
+    """A plain-HTTP forward proxy on loopback that records the URLs it forwarded."""
+
+    def __init__(self) -> None:
+        import http.server
+        import urllib.request
+
+        seen: list[str] = []
+        self.seen = seen
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                seen.append(self.path)  # absolute-form URL: what a client sends to a proxy
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                skip = {"host", "proxy-connection", "connection", "content-length"}
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in skip}
+                req = urllib.request.Request(self.path, data=body, method=self.command,
+                                             headers=headers)  # fmt: skip
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                try:
+                    resp = opener.open(req, timeout=5)
+                except urllib.error.HTTPError as err:
+                    resp = err
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.headers.items():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward
+
+            def log_message(self, *_args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy() -> object:
+    p = _ForwardingProxy()
+    yield p
+    p.close()
+
+
+def test_proxy_from_environment_is_used(
+    sandbox: SandboxHandle, proxy: _ForwardingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    client = TossClient(base_url=sandbox.url, secret_key=TEST_SECRET_KEY)
+    try:
+        billing = issue(client)
+        assert charge(client, billing, "order-proxy-1").status == "DONE"
+    finally:
+        client.close()
+    assert len(proxy.seen) == 2 and all(u.startswith(sandbox.url) for u in proxy.seen)
+
+
+def test_no_proxy_bypasses_the_proxy(
+    sandbox: SandboxHandle, proxy: _ForwardingProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    client = TossClient(base_url=sandbox.url, secret_key=TEST_SECRET_KEY)
+    try:
+        issue(client)
+    finally:
+        client.close()
+    assert proxy.seen == []

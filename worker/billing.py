@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,7 @@ from worker import outcomes as out
 from worker.deps import Deps
 from worker.reconcile import LookupVerdict, lookup_order
 from worker.records import (
+    AttemptPlan,
     Snapshot,
     SubscriptionChange,
     claim,
@@ -177,19 +178,70 @@ def manual_order_id(subscription_id: int, request_id: str) -> str:
 
 
 def _run(deps: Deps, charge_id: int, *, reconcile: bool) -> str:
-    snap = claim(deps, charge_id, deps.clock.now(), reconcile=reconcile)
+    ready = _Ready(deps, deps.clock.now())
+    try:
+        claimed = claim(deps, charge_id, ready.now, reconcile=reconcile, plan=ready.plan)
+    except BaseException:
+        ready.release()
+        raise
+    snap = claimed.snap
     if snap is None:
-        status = current_status(deps, charge_id)
-        if status is None:
+        ready.release()
+        if claimed.status is None:
             logger.warning("charge_id=%d not found", charge_id)
             return "MISSING"
-        return "BUSY" if status == ChargeStatus.PROCESSING else str(status)
+        return "BUSY" if claimed.status == ChargeStatus.PROCESSING else str(claimed.status)
+    if claimed.attempt_id is not None:
+        # The common path: claimed and the attempt recorded in one transaction; call Toss.
+        assert ready.billing_key is not None and ready.attempt is not None
+        return _call(deps, snap, ready.billing_key, ready.attempt, claimed.attempt_id)
     if _needs_lookup(snap):
         settled = _reconcile_first(deps, snap)
         if settled is not None:
             return settled
         snap = load_snapshot(deps, charge_id, snap.token)
     return _proceed(deps, snap)
+
+
+class _Ready:
+    """Decides, inside the claim's transaction, whether the charge can be sent right away:
+    no lookup owed, subscription schedulable, card present and readable, setup breaker
+    closed. Anything else returns no plan, and ``_proceed`` / ``_reconcile_first`` handle it
+    after the claim (the rare paths keep their own transactions)."""
+
+    def __init__(self, deps: Deps, now: datetime) -> None:
+        self.deps = deps
+        self.now = now
+        self.billing_key: str | None = None
+        self.attempt: AttemptPlan | None = None
+
+    def plan(self, snap: Snapshot) -> AttemptPlan | None:
+        if (
+            _needs_lookup(snap)
+            or snap.waiting_for_card
+            or snap.subscription_status in _NOT_SCHEDULABLE
+            or snap.billing_key_encrypted is None
+        ):
+            return None
+        try:
+            billing_key = self.deps.cipher.decrypt(snap.billing_key_encrypted)
+        except CipherError:
+            return None  # _proceed logs it and reschedules the charge
+        # Last: when it lets us through as the breaker's probe, the probe is ours.
+        if self.deps.breaker.blocked_until(self.now) is not None:
+            return None
+        number = next_attempt_number(snap)
+        self.billing_key = billing_key
+        self.attempt = AttemptPlan(
+            CallKind.CHARGE, number, idempotency_key_for(snap.order_id, number), snap.amount
+        )
+        return self.attempt
+
+    def release(self) -> None:
+        """The plan was made (maybe taking the breaker's probe) but never recorded."""
+        if self.attempt is not None:
+            self.deps.breaker.release_probe()
+            self.attempt = None
 
 
 def _needs_lookup(snap: Snapshot) -> bool:
@@ -290,6 +342,13 @@ def _send(deps: Deps, snap: Snapshot, billing_key: str) -> str:
     if attempt_id is None:
         deps.breaker.release_probe()
         return "BUSY"
+    plan = AttemptPlan(CallKind.CHARGE, number, key, snap.amount)
+    return _call(deps, snap, billing_key, plan, attempt_id)
+
+
+def _call(deps: Deps, snap: Snapshot, billing_key: str, plan: AttemptPlan, attempt_id: int) -> str:
+    """Call Toss for a recorded (STARTED) attempt and settle what it answered."""
+    number, key = plan.number, plan.idempotency_key
     try:
         payment = deps.toss.charge(
             billing_key=billing_key, customer_key=snap.customer_key, amount=snap.amount,
