@@ -225,3 +225,54 @@ def test_retry_charge_now_is_a_new_attempt(worker_env: WorkerEnv) -> None:
     assert retry_charge_now(env.deps, chid) == "DONE"  # not waiting the day
     assert [a.number for a in env.attempts(chid)] == [1, 2]
     assert retry_charge_now(env.deps, chid) == "REFUSED"  # DONE is final
+
+
+def test_attempt_is_recorded_before_the_call_and_settled_after(worker_env: WorkerEnv) -> None:
+    """The STARTED row (claim's transaction) exists while Toss is being called; the settle
+    writes the end time, the response and releases the lease, at the clock's times."""
+    env = worker_env
+    _, _, chid = env.setup()
+    real_charge = env.deps.toss.charge
+    seen: list[tuple[str, str, object, object]] = []
+
+    def charge_and_look(**kw: object) -> object:
+        [row] = env.attempts(chid)
+        charge = env.charge_row(chid)
+        seen.append((row.outcome, charge.status, row.started_at, charge.lease_expires_at))
+        env.clock.advance(seconds=3)  # the call takes 3 s
+        return real_charge(**kw)  # type: ignore[arg-type]
+
+    env.deps.toss.charge = charge_and_look  # type: ignore[method-assign]
+    assert run_charge(env.deps, chid) == "DONE"
+    [(outcome, status, started_at, lease)] = seen
+    assert (outcome, status, started_at) == ("STARTED", "PROCESSING", START)
+    assert lease is not None and lease > START
+    [attempt] = env.attempts(chid)
+    charge = env.charge_row(chid)
+    assert attempt.started_at == START and attempt.finished_at == START + timedelta(seconds=3)
+    assert attempt.outcome == "DONE" and attempt.response["status"] == "DONE"
+    assert charge.lease_expires_at is None and charge.updated_at == START + timedelta(seconds=3)
+
+
+def test_lease_lost_during_the_call_completes_the_attempt_but_not_the_charge(
+    worker_env: WorkerEnv,
+) -> None:
+    """Another worker took the charge over while ours waited on Toss (its lease expired): our
+    answer is still logged on our attempt row, but the charge is left to the new holder."""
+    env = worker_env
+    _, _, chid = env.setup()
+    real_charge = env.deps.toss.charge
+    theirs = START + timedelta(hours=1)
+
+    def charge_while_taken_over(**kw: object) -> object:
+        env.update_charge(chid, lease_expires_at=theirs)
+        return real_charge(**kw)  # type: ignore[arg-type]
+
+    env.deps.toss.charge = charge_while_taken_over  # type: ignore[method-assign]
+    assert run_charge(env.deps, chid) == "BUSY"
+    [attempt] = env.attempts(chid)
+    assert attempt.outcome == "DONE" and attempt.finished_at == START
+    charge = env.charge_row(chid)
+    assert (charge.status, charge.lease_expires_at, charge.payment_key) == (
+        "PROCESSING", theirs, None,
+    )  # fmt: skip
