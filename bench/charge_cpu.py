@@ -110,8 +110,9 @@ def main() -> None:
         sandbox = start_sandbox(procs)
         set_latency(sandbox, 0)
         stage = prepare(url, sandbox, args.k, min(args.k, 2000))
-        settings = Settings(DATABASE_URL=sa_url(url), TOSS_API_BASE=sandbox,  # type: ignore[call-arg]
-                            TOSS_SECRET_KEY=SECRET, BILLBEAT_ENCRYPTION_KEY=stage.enc_key)  # fmt: skip
+        env = {"DATABASE_URL": sa_url(url), "TOSS_API_BASE": sandbox, "TOSS_SECRET_KEY": SECRET,
+               "BILLBEAT_ENCRYPTION_KEY": stage.enc_key}  # fmt: skip
+        settings = Settings(**env)  # type: ignore[arg-type]
         deps = build_deps(settings, clock=ManualClock(T0))
         publisher = RecordingPublisher()
         scheduler = ChargeScheduler(deps.session_factory, publisher)

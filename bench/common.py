@@ -32,8 +32,12 @@ PY = sys.executable
 CELERY = str(Path(PY).with_name("celery"))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
-#: Redis databases of the benchmarks (the test suite uses 8-15, `make run` uses 0).
-BROKER_DB, REDBEAT_DB, PEER_DB = 5, 6, 7
+#: Redis databases of the benchmarks (the test suite uses 8-15, `make run` uses 0). Two
+#: benchmarks on one machine (scheduler_bench publishes to db 5 and flushes it) would eat each
+#: other's queues: BENCH_BROKER_DB / BENCH_REDBEAT_DB / BENCH_PEER_DB move one of them.
+BROKER_DB = int(os.environ.get("BENCH_BROKER_DB", "5"))
+REDBEAT_DB = int(os.environ.get("BENCH_REDBEAT_DB", "6"))
+PEER_DB = int(os.environ.get("BENCH_PEER_DB", "7"))
 SECRET = "test_sk_bench"
 CARD = {"card_number": "4330123412341234", "expiration_year": "39",
         "expiration_month": "12", "identity_number": "900101"}  # fmt: skip
@@ -153,7 +157,12 @@ def sa_url(url: str) -> str:
 
 @contextmanager
 def bench_database(name: str, *, migrate: bool = True) -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database; dropped afterwards. Yields a plain URL."""
+    """A fresh, migrated PostgreSQL database; dropped afterwards. Yields a plain URL.
+
+    The name gets ``BENCH_DB_SUFFIX`` appended: a second run of the same benchmark on this
+    server would otherwise drop this one's database (``WITH (FORCE)``) in the middle of a run.
+    """
+    name += os.environ.get("BENCH_DB_SUFFIX", "")
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -126,8 +126,30 @@ def start_workers(stage: Stage, procs: Procs, *, which: str, pool: str, processe
     started = [start_worker(procs, app=mod, pool=pool, concurrency=concurrency,
                             env=env(db_pool), name=n, log=LOGS / f"{n}.log", prefetch=prefetch)
                for n in names]  # fmt: skip
+    _logs.update({proc.pid: LOGS / f"{n}.log" for proc, n in zip(started, names, strict=True)})
     wait_workers(app, names)
     return started
+
+
+_logs: dict[int, Path] = {}
+#: Worker log lines that put a run's figures in doubt: failed acks and broker reconnects mean
+#: redelivered (double-counted) messages; "not found" is a charge message from another run or
+#: from another program sharing the Redis database.
+TROUBLE = {"ack failed": "Couldn't ack", "broker lost": "Connection to broker lost",
+           "not found": " not found", "traceback": "Traceback (most recent"}  # fmt: skip
+
+
+def log_trouble(started: list[Any]) -> dict[str, int]:
+    """Counts of the ``TROUBLE`` lines in the logs of these workers (only the non-zero ones)."""
+    counts = dict.fromkeys(TROUBLE, 0)
+    for proc in started:
+        path = _logs.get(proc.pid)
+        if path is None or not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            for what, marker in TROUBLE.items():
+                counts[what] += marker in line
+    return {what: n for what, n in counts.items() if n}
 
 
 def stop_workers(procs: Procs, started: list[Any]) -> None:

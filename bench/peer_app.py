@@ -5,8 +5,9 @@ task body differs:
 
 * ``peer.noop``: nothing but the completion counter (INCR, so the bench can tell when the
   queue is drained *and run*; one Redis round trip).
-* ``peer.http``: one charge POST to the sandbox (a thread-local ``requests.Session``), then
-  the counter.
+* ``peer.http``: one charge POST to the sandbox (a thread-local ``requests.Session``; under
+  the gevent pool one per process with a 64-connection pool, as ``TossClient`` has), then the
+  counter.
 * ``peer.hb_charge``: the "hand-built pipeline" worker half: read the order row, POST, write
   one result row and mark the order DONE in one transaction, on a pooled SQLAlchemy engine.
   No claim, no attempt records, no encryption (billing key stored in the clear).
@@ -19,12 +20,14 @@ from __future__ import annotations
 
 import base64
 import os
+import sys
 import threading
 from typing import Any
 
 import redis
 import requests
 from celery import Celery
+from requests.adapters import HTTPAdapter
 from sqlalchemy import create_engine, text
 
 from worker.app import TASK_POLICY
@@ -33,7 +36,11 @@ SECRET = "test_sk_bench"
 AUTH = "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
 COUNTER = "peer:done"
 
-app = Celery("peer", broker=os.environ.get("PEER_BROKER", "redis://127.0.0.1:6379/7"))
+# The bench process publishes without PEER_BROKER set: default to bench/common.py's PEER_DB
+# (not imported here: it installs signal handlers, unwanted in a worker).
+_DEFAULT_BROKER = (os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379") + "/"
+                   + os.environ.get("BENCH_PEER_DB", "7"))  # fmt: skip
+app = Celery("peer", broker=os.environ.get("PEER_BROKER", _DEFAULT_BROKER))
 app.conf.update(TASK_POLICY)  # billbeat's own task settings (worker/app.py)
 
 _local = threading.local()
@@ -60,7 +67,23 @@ def _engine() -> Any:
     return _pid_cached("engine", lambda: create_engine(url, pool_size=size, max_overflow=5))
 
 
+def _greenlets() -> bool:
+    """True in a ``-P gevent`` worker (Celery monkey-patches threading before importing us)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and bool(monkey.is_module_patched("threading"))
+
+
+def _pooled_session() -> requests.Session:
+    s = requests.Session()
+    s.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0))
+    return s
+
+
 def _session() -> requests.Session:
+    if _greenlets():
+        # threading.local is greenlet-local once patched, and the gevent pool runs every task
+        # in a new greenlet: a "thread-local" session would be a new TCP connection per task.
+        return _pid_cached("session", _pooled_session)  # type: ignore[no-any-return]
     s = getattr(_local, "session", None)
     if s is None or getattr(_local, "pid", None) != os.getpid():
         s = _local.session = requests.Session()

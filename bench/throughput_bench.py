@@ -1,15 +1,19 @@
 """End-to-end charge throughput: billbeat vs bare Celery tasks vs a hand-built pipeline.
 
     .venv/bin/python bench/throughput_bench.py [--k 5000] [--latencies 0,100]
-        [--pools prefork,threads] [--cap 30] [--repeats 1]
+        [--pools prefork,threads,gevent] [--cap 30] [--repeats 1]
 
 K charges through real worker processes and the sandbox (answering in 0 ms and 100 ms), per
 pool, beside peers run by the same worker settings (pool, processes, concurrency, prefetch):
 bare ``peer.noop`` tasks, bare ``peer.http`` tasks (one POST to the same sandbox), and the
 hand-built pipeline (bench/peer_app.py, bench/e2e.py). A run stops at K done or after
-``--cap`` seconds (then the rate is what completed in the cap). gevent is not evaluated: it
-is not installed here (the venv is fixed). Prints a table, then one JSON line per
-(pool, latency); the recommended pool (threads) comes last.
+``--cap`` seconds (then the rate is what completed in the cap). Pools: ``prefork`` (children
+per process), ``threads`` and ``gevent`` (greenlets per process; gevent is in the ``bench``
+extra, and Celery monkey-patches the worker at start). Prints a table, then one JSON line
+per (pool, latency); the recommended pool (threads) comes last. Failed acks, broker reconnects
+and unknown charges in the worker logs are counted per pool (``worker_log_trouble``): they
+mean redelivered messages, i.e. figures in doubt. On a machine where other benchmarks run, give
+this one its own Redis (``BENCH_REDIS``) and database name (``BENCH_DB_SUFFIX``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from common import (
 )
 from cpu import CpuMeter
 from e2e import (
+    log_trouble,
     prepare,
     run_billbeat,
     start_workers,
@@ -60,18 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--k", type=int, default=5000)
     p.add_argument("--latencies", default="0,100")
-    p.add_argument("--pools", default="prefork,threads")
+    p.add_argument("--pools", default="prefork,threads", help="any of prefork,threads,gevent")
     p.add_argument("--cap", type=float, default=30, help="seconds per run at most")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--processes", type=int, default=2, help="worker processes per pool")
     p.add_argument("--threads", type=int, default=32, help="threads per worker (threads pool)")
     p.add_argument("--children", type=int, default=4, help="children per worker (prefork)")
+    # One process per core (a greenlet pool uses one core) and 64 in flight each: at 6-8 ms of
+    # CPU per charge a process does ~150/s, which a 100 ms Toss needs ~15 in flight for and a
+    # 500 ms one ~75; 64 also equals TossClient's HTTP pool (more greenlets than connections
+    # would open and discard a connection per extra request).
+    p.add_argument("--greenlets", type=int, default=64, help="greenlets per worker (gevent)")
     p.add_argument("--db-pool", type=int, default=10, help="BILLBEAT_DB_POOL_SIZE / peer pool")
     p.add_argument("--customers", type=int, default=2000)
     p.add_argument("--prefetch", type=int, default=None, help="override prefetch (default 4)")
     p.add_argument("--billbeat-only", action="store_true", help="skip the peers (sweeps)")
     args = p.parse_args(argv)
     latencies = [int(x) for x in args.latencies.split(",")]
+    per_pool = {"prefork": args.children, "threads": args.threads, "gevent": args.greenlets}
+    pools = args.pools.split(",")
+    if unknown := sorted(set(pools) - set(per_pool)):
+        p.error(f"unknown pool(s) {', '.join(unknown)}; choose from {', '.join(per_pool)}")
     rows: list[dict[str, Any]] = []
     with (
         Procs() as procs,
@@ -81,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = start_sandbox(procs)
         sandbox_pid = procs.items[-1].pid
         stage = prepare(url, sandbox, args.k, min(args.k, args.customers))
-        for pool in args.pools.split(","):
-            conc = args.threads if pool == "threads" else args.children
+        for pool in pools:
+            conc = per_pool[pool]
             opts = {"pool": pool, "processes": args.processes, "concurrency": conc,
                     "db_pool": args.db_pool, "prefetch": args.prefetch}  # fmt: skip
             bb = start_workers(stage, procs, which="billbeat", **opts)
@@ -116,6 +130,12 @@ def main(argv: list[str] | None = None) -> int:
                              "cpu_ms_per_handbuilt": {g: median(v) for g, v in hcpu.items()},
                              })  # fmt: skip
             stop_workers(procs, bb + peer)
+            trouble = {"billbeat": log_trouble(bb), "peers": log_trouble(peer)}
+            if any(trouble.values()):
+                note(f"{pool}: worker log trouble (figures in doubt): {trouble}")
+            for r in rows:
+                if r["pool"] == pool:
+                    r["worker_log_trouble"] = trouble
     print(f"\nend-to-end throughput, K={args.k}, cap {args.cap:.0f}s, median of {args.repeats} "
           f"({machine_note()}; shared noisy 2-core machine)")  # fmt: skip
     table(["pool", "workers", "latency ms", "billbeat/s", "noop/s", "http/s", "hand-built/s",
