@@ -39,6 +39,9 @@ def make_engine(
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
+        # Sessions in UTC: timestamptz values then arrive with tzinfo=UTC, which UTCDateTime
+        # passes through instead of converting every value (~1 us each, 15% of a claim).
+        kwargs["connect_args"] = {"options": "-c timezone=UTC"}
     engine = create_engine(url, **kwargs)
     if is_sqlite(engine):
         _configure_sqlite(engine)

@@ -37,6 +37,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         result: datetime = value
-        if result.tzinfo is None:
+        if result.tzinfo is UTC:  # PostgreSQL (its sessions run in UTC: models.db)
+            return result
+        if result.tzinfo is None:  # SQLite
             return result.replace(tzinfo=UTC)
         return result.astimezone(UTC)

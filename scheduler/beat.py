@@ -110,6 +110,8 @@ class BillbeatScheduler(Scheduler):
 
     def close(self) -> None:
         super().close()
+        if self._charge_scheduler is not None:
+            self._charge_scheduler.close()  # publish a batch still in flight before exiting
         if self._engine is not None:
             self._engine.dispose()
 

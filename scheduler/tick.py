@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -65,6 +66,10 @@ class ChargeScheduler:
         max_skipped_per_pass: SKIPPED rows written per subscription per pass (newest first).
         stale_enqueue_seconds: a PENDING charge enqueued longer ago is re-published.
         sweep_interval_seconds: how often (in ``now`` time) a pass runs the sweeper.
+        publish_behind: while a backlog is worked through (a pass claimed a full batch), publish
+            that batch on a background thread while the next pass claims, so PostgreSQL's
+            work and this process's overlap; at most one batch is in flight, and none once
+            ``tick`` returns a wait > 0 (``close`` waits for it too).
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class ChargeScheduler:
         max_skipped_per_pass: int = 100,
         stale_enqueue_seconds: float = 300.0,
         sweep_interval_seconds: float = 60.0,
+        publish_behind: bool = True,
     ) -> None:
         if batch_size < 1 or max_tick_seconds <= 0 or max_skipped_per_pass < 0:
             raise ValueError("batch_size >= 1, max_tick_seconds > 0, max_skipped_per_pass >= 0")
@@ -87,13 +93,18 @@ class ChargeScheduler:
         self.max_skipped_per_pass = max_skipped_per_pass
         self.stale_enqueue_seconds = stale_enqueue_seconds
         self.sweep_interval_seconds = sweep_interval_seconds
+        self.publish_behind = publish_behind
         self._next_sweep_at: datetime | None = None
+        self._publisher_thread: ThreadPoolExecutor | None = None
+        self._in_flight: Future[None] | None = None
         #: The result of the most recent pass.
         self.last_pass = PassResult()
 
     @classmethod
     def from_deps(cls, deps: Deps, **options: float) -> ChargeScheduler:
-        """A scheduler on a worker's dependencies (the ``billbeat.scheduler_pass`` task)."""
+        """A scheduler on a worker's dependencies (the ``billbeat.scheduler_pass`` task: one
+        pass per instance, so it publishes before returning)."""
+        options.setdefault("publish_behind", False)
         options.setdefault("max_tick_seconds", deps.settings.tick_seconds)
         options.setdefault("stale_enqueue_seconds", deps.settings.stale_enqueue_seconds)
         options.setdefault("sweep_interval_seconds", deps.settings.sweep_interval_seconds)
@@ -113,7 +124,13 @@ class ChargeScheduler:
                 session, now, batch_size=self.batch_size, max_skipped=self.max_skipped_per_pass
             )
             session.commit()
-        self._publish(self.publisher.charge, claim.pending_ids, "charge")
+        self._wait_published()
+        if claim.full and self.publish_behind:  # more is due now: claim it meanwhile
+            self._in_flight = self._background().submit(
+                self._publish, self.publisher.charge, claim.pending_ids, "charge"
+            )
+        else:
+            self._publish(self.publisher.charge, claim.pending_ids, "charge")
         with self.session_factory() as session:
             retries = claim_due_retries(session, now, batch_size=self.batch_size)
             session.commit()
@@ -137,6 +154,23 @@ class ChargeScheduler:
         wait = 0.0 if more_due else self._seconds_until_next(now)
         self._log(self.last_pass, (time.perf_counter() - started) * 1000)
         return wait
+
+    def close(self) -> None:
+        """Wait for a batch still being published; stop the background thread."""
+        self._wait_published()
+        if self._publisher_thread is not None:
+            self._publisher_thread.shutdown()
+            self._publisher_thread = None
+
+    def _background(self) -> ThreadPoolExecutor:
+        if self._publisher_thread is None:
+            self._publisher_thread = ThreadPoolExecutor(1, thread_name_prefix="beat-publish")
+        return self._publisher_thread
+
+    def _wait_published(self) -> None:
+        if self._in_flight is not None:
+            self._in_flight.result()  # _publish logs its own errors
+            self._in_flight = None
 
     def _maybe_sweep(self, now: datetime) -> SweepResult | None:
         if self._next_sweep_at is not None and now < self._next_sweep_at:
