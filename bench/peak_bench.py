@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=int, default=100)
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--threads", type=int, default=32)
-    p.add_argument("--db-pool", type=int, default=10)
+    # 16 (+5 overflow) x 4 processes + the scheduler stays under max_connections=100.
+    p.add_argument("--db-pool", type=int, default=16)
     p.add_argument("--customers", type=int, default=2000)
     p.add_argument("--cap", type=float, default=900)
     args = p.parse_args(argv)

@@ -29,8 +29,9 @@ TINY = {
 }
 FULL = {
     "scheduler": ["--n", "10000,100000,1000000", "--passes", "25", "--cap", "60"],
-    "throughput": ["--k", "10000", "--cap", "20", "--repeats", "2"],
-    "peak": ["--due", "100000", "--cap", "270"],
+    # Caps long enough for K and the peak to finish at round 2's rates (~270/s and ~220/s).
+    "throughput": ["--k", "10000", "--cap", "60", "--repeats", "2"],
+    "peak": ["--due", "100000", "--cap", "900"],
 }
 
 
