@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -328,7 +329,7 @@ class _ForwardingProxy:
 
 
 @pytest.fixture
-def proxy() -> object:
+def proxy() -> Iterator[_ForwardingProxy]:
     p = _ForwardingProxy()
     yield p
     p.close()

@@ -310,21 +310,22 @@ def claim(
         snap = _snapshot(conn, row, token)
         todo = plan(snap) if plan is not None else None
         params = {"b_id": charge_id, "b_observed": row.status, "b_token": token, "b_now": now}
-        if todo is not None and todo.call == CallKind.CHARGE and _is_pg(conn):
+        if todo is None:
+            if conn.execute(_CLAIM, params).rowcount != 1:
+                return Claimed(None, row.status)
+            return Claimed(snap, ChargeStatus.PROCESSING)
+        if todo.call != CallKind.CHARGE:
+            raise ValueError("claim records CHARGE attempts only (a lookup follows the claim)")
+        params["b_count"] = todo.number
+        if _is_pg(conn):
             attempt = {f"a_{k}": v for k, v in _attempt_values(charge_id, todo, now).items()}
-            found = conn.execute(
-                _CLAIM_AND_START_PG, {**params, "b_count": todo.number, **attempt}
-            ).scalar()
+            found = conn.execute(_CLAIM_AND_START_PG, {**params, **attempt}).scalar()
             if found is None:
                 return Claimed(None, row.status)
             return Claimed(snap, ChargeStatus.PROCESSING, int(found))
-        if todo is not None and todo.call == CallKind.CHARGE:
-            claimed = conn.execute(_CLAIM_WITH_COUNT, {**params, "b_count": todo.number})
-        else:
-            claimed = conn.execute(_CLAIM, params)
-        if claimed.rowcount != 1:
+        if conn.execute(_CLAIM_WITH_COUNT, params).rowcount != 1:
             return Claimed(None, row.status)
-        attempt_id = _insert_attempt(conn, charge_id, todo, now) if todo is not None else None
+        attempt_id = _insert_attempt(conn, charge_id, todo, now)
     return Claimed(snap, ChargeStatus.PROCESSING, attempt_id)
 
 
