@@ -36,8 +36,12 @@ from e2e import T0, prepare
 from sqlalchemy import event
 
 
-def _round(deps: Any, scheduler: Any, publisher: Any, minute: int) -> tuple[float, float, int]:
+def _round(deps: Any, scheduler: Any, publisher: Any, minute: int,
+           threads: int = 1) -> tuple[float, float, int]:  # fmt: skip
+    from concurrent.futures import ThreadPoolExecutor
+
     from worker.billing import run_charge
+    from worker.rawsql import RawStatement
 
     publisher.charges.clear()
     scheduler.tick(T0 + timedelta(minutes=minute, seconds=1))
@@ -52,10 +56,16 @@ def _round(deps: Any, scheduler: Any, publisher: Any, minute: int) -> tuple[floa
         statements += 1
 
     event.listen(deps.engine, "before_cursor_execute", count)
+    raw0 = RawStatement.executed
     c0, w0 = time.process_time(), time.perf_counter()
-    outcomes = [run_charge(deps, i) for i in ids]
+    if threads == 1:
+        outcomes = [run_charge(deps, i) for i in ids]
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            outcomes = list(pool.map(lambda i: run_charge(deps, i), ids))
     cpu, wall = time.process_time() - c0, time.perf_counter() - w0
     event.remove(deps.engine, "before_cursor_execute", count)
+    statements += RawStatement.executed - raw0
     bad = [o for o in outcomes if o != "DONE"]
     if bad:
         raise RuntimeError(f"{len(bad)} charges not DONE: {bad[:5]}")
@@ -92,6 +102,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--k", type=int, default=2000, help="charges per round")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="charge from this many threads (the rate a worker process could reach "
+                         "without Celery in front)")  # fmt: skip
+    ap.add_argument("--latency", type=int, default=0, help="sandbox latency, ms")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profile of one round")
     ap.add_argument(
         "--cprofile",
@@ -108,18 +122,18 @@ def main() -> None:
 
     with Procs() as procs, bench_database("billbeat_bench_charge_cpu") as url:
         sandbox = start_sandbox(procs)
-        set_latency(sandbox, 0)
+        set_latency(sandbox, args.latency)
         stage = prepare(url, sandbox, args.k, min(args.k, 2000))
         env = {"DATABASE_URL": sa_url(url), "TOSS_API_BASE": sandbox, "TOSS_SECRET_KEY": SECRET,
                "BILLBEAT_ENCRYPTION_KEY": stage.enc_key}  # fmt: skip
-        settings = Settings(**env)  # type: ignore[arg-type]
+        settings = Settings(**env, BILLBEAT_DB_POOL_SIZE=max(10, min(args.threads, 40)))  # type: ignore[arg-type]
         deps = build_deps(settings, clock=ManualClock(T0))
         publisher = RecordingPublisher()
         scheduler = ChargeScheduler(deps.session_factory, publisher)
         _round(deps, scheduler, publisher, 1)  # warm-up: caches, pool, keep-alive
         rows = []
         for r in range(args.repeats):
-            rows.append(_round(deps, scheduler, publisher, 2 + r))
+            rows.append(_round(deps, scheduler, publisher, 2 + r, args.threads))
         if args.profile:
             from pyinstrument import Profiler
 
@@ -135,9 +149,10 @@ def main() -> None:
 
     cpu, wall = median([r[0] for r in rows]), median([r[1] for r in rows])
     note(machine_note())
-    table(["round", "cpu ms/charge", "wall ms/charge", "statements/charge"],
-          [[i + 1, *r] for i, r in enumerate(rows)])  # fmt: skip
-    emit({"bench": "charge_cpu", "k": args.k, "cpu_ms_per_charge": round(cpu, 3),
+    table(["round", "cpu ms/charge", "wall ms/charge", "statements/charge", "charges/s"],
+          [[i + 1, *r, round(1000 / r[1])] for i, r in enumerate(rows)])  # fmt: skip
+    emit({"bench": "charge_cpu", "k": args.k, "threads": args.threads, "latency_ms": args.latency,
+          "charges_per_s": round(1000 / wall, 1), "cpu_ms_per_charge": round(cpu, 3),
           "wall_ms_per_charge": round(wall, 3), "statements_per_charge": rows[0][2]})  # fmt: skip
 
 
