@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
 
 from models import (
     AttemptOutcome,
@@ -33,6 +33,7 @@ from models import (
     Subscription,
     SubscriptionStatus,
 )
+from models.db import is_postgres
 from scheduler.cycles import next_cycle_at
 from worker.deps import Deps
 from worker.rawsql import RawStatement
@@ -63,14 +64,28 @@ _keys = cast(Table, BillingKey.__table__)
 
 
 @contextmanager
-def _transaction(deps: Deps) -> Iterator[Connection]:
+def _transaction(deps: Deps, *, autocommit: bool = False) -> Iterator[Connection]:
     """One transaction, used through Core: the statements below need no unit of work.
 
     A session factory bound to the process's engine (production) gets a plain
     ``engine.begin()``: a Session's own bookkeeping around the same connection cost ~0.1 ms
-    of CPU per transaction, two per charge. Any other binding (a test's savepoint connection)
-    goes through the factory, so what it isolates stays isolated."""
+    of CPU per transaction, two per charge. ``autocommit``: every statement the caller runs is
+    atomic on its own and may commit on its own, so the connection runs in autocommit mode,
+    without the BEGIN and COMMIT round trips (psycopg sends BEGIN as a round trip of its own).
+    Any other binding (a test's savepoint connection) goes through the factory, in one
+    transaction, so what it isolates stays isolated."""
     if deps.session_factory.kw.get("bind") is deps.engine:
+        if autocommit:
+            # The driver's own switch: SQLAlchemy's isolation_level="AUTOCOMMIT" option costs
+            # three round trips of its own per checkout here (it reads and resets the level).
+            with deps.engine.connect() as conn:
+                driver = conn.connection.driver_connection
+                driver.autocommit = True
+                try:
+                    yield conn
+                finally:
+                    driver.autocommit = False
+            return
         with deps.engine.begin() as conn:
             yield conn
         return
@@ -199,7 +214,6 @@ _SNAPSHOT = (
 #: The same, locking the charge row (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the
 #: write lock): a concurrent claimer waits for our commit, then reads PROCESSING.
 _SNAPSHOT_FOR_CLAIM = _SNAPSHOT.with_for_update(of=_charges)
-_SNAPSHOT_FOR_CLAIM_PG = RawStatement(_SNAPSHOT_FOR_CLAIM)
 _ATTEMPTS = (
     select(
         _attempts.c.call,
@@ -241,14 +255,57 @@ _RETRYABLE = (ChargeStatus.RETRY_SCHEDULED, ChargeStatus.UNKNOWN)
 # one round trip and one statement for the server to execute fewer, twice per charge.
 _ATTEMPT_COLUMNS = ("charge_id", "call", "number", "idempotency_key", "amount", "started_at",
                     "outcome")  # fmt: skip
-_CLAIMED = _CLAIM_WITH_COUNT.returning(_charges.c.id).cte("claimed")
-#: Claim + STARTED CHARGE attempt; returns the attempt id, or no row when the claim failed.
-_CLAIM_AND_START_PG = RawStatement(
+#: PostgreSQL's claim: ONE conditional UPDATE (the same rules as ``_claimable``, with
+#: ``b_now`` the worker's clock) that returns the snapshot. Atomic on its own: a concurrent
+#: claimer waits for the row lock, re-checks the WHERE on the committed row (PROCESSING, lease
+#: in the future) and gets no row. No row back: not claimable (or missing); ``_STATUS`` says.
+_DUE_NOW = bindparam("b_now", type_=_charges.c.updated_at.type)
+_CLAIMABLE_CHARGE = or_(
+    _charges.c.status == ChargeStatus.PENDING,
+    and_(
+        or_(*(_charges.c.status == s for s in _RETRYABLE)),
+        or_(_charges.c.next_attempt_at.is_(None), _charges.c.next_attempt_at <= _DUE_NOW),
+    ),
+    and_(_charges.c.status == ChargeStatus.PROCESSING, _charges.c.lease_expires_at < _DUE_NOW),
+)
+_CLAIMABLE_UNKNOWN = _charges.c.status == ChargeStatus.UNKNOWN
+
+
+def _claim_returning(claimable: Any) -> RawStatement:
+    return RawStatement(
+        update(_charges)
+        .where(
+            _charges.c.id == bindparam("b_id"),
+            _subs.c.id == _charges.c.subscription_id,
+            _customers.c.id == _subs.c.customer_id,
+            claimable,
+        )
+        .values(
+            status=ChargeStatus.PROCESSING,
+            lease_expires_at=bindparam("b_token"),
+            updated_at=_DUE_NOW,
+        )  # fmt: skip
+        .returning(*_SNAPSHOT.selected_columns)
+    )
+
+
+_CLAIM_PG = {False: _claim_returning(_CLAIMABLE_CHARGE), True: _claim_returning(_CLAIMABLE_UNKNOWN)}
+_STATUS_PG = RawStatement(_STATUS)
+#: The STARTED CHARGE attempt of a claimed charge and its new attempt_count, fenced by our
+#: lease; returns the attempt id, or no row when the lease was lost.
+_STARTED = (
+    update(_charges)
+    .where(_FENCED)
+    .values(attempt_count=bindparam("b_count"))
+    .returning(_charges.c.id)
+    .cte("started")
+)
+_START_PG = RawStatement(
     insert(_attempts)
     .from_select(
         _ATTEMPT_COLUMNS,
         select(
-            _CLAIMED.c.id,
+            _STARTED.c.id,
             *(
                 bindparam(f"a_{name}", type_=_attempts.c[name].type)
                 for name in _ATTEMPT_COLUMNS[1:]
@@ -256,7 +313,7 @@ _CLAIM_AND_START_PG = RawStatement(
         ),
     )
     .returning(_attempts.c.id)
-    .add_cte(_CLAIMED)
+    .add_cte(_STARTED)
 )
 
 
@@ -302,21 +359,23 @@ def claim(
     reconcile: bool,
     plan: Callable[[Snapshot], AttemptPlan | None] | None = None,
 ) -> Claimed:
-    """Make this worker the only one acting on the charge, in one short transaction.
+    """Make this worker the only one acting on the charge.
 
-    Reads the charge's snapshot with the row locked, decides in Python whether it is
-    claimable (``_claimable``), then takes the lease. ``plan(snapshot)``, when given and when
-    it returns an ``AttemptPlan``, is recorded in the same transaction as the claim: the
-    STARTED attempt row (and, for a CHARGE, the new attempt_count). So the common charge
-    costs one transaction before the call to Toss and one after.
+    ``plan(snapshot)``, when given and when it returns an ``AttemptPlan``, is recorded before
+    ``claim`` returns: the STARTED attempt row and the new attempt_count, fenced by the lease
+    just taken. So the common charge costs two statements before the call to Toss and one after.
+
+    PostgreSQL: the claim is one conditional UPDATE returning the snapshot, then the fenced
+    attempt insert, each committing on its own (a worker that dies between the two leaves a
+    PROCESSING charge with no call recorded: its lease expires and the charge is claimed again,
+    as after any crash). SQLite: the snapshot is read and checked (``_claimable``) inside one
+    BEGIN IMMEDIATE transaction, which holds the database's write lock.
     """
     token = now + timedelta(seconds=lease_seconds(deps))
+    if is_postgres(deps.engine):
+        return _claim_pg(deps, charge_id, now, token, reconcile=reconcile, plan=plan)
     with _transaction(deps) as conn:
-        pg = _is_pg(conn)
-        if pg:  # the hot path on the production database: statements on the driver cursor
-            row = _SNAPSHOT_FOR_CLAIM_PG.execute(conn, {"charge_id": charge_id}).first()
-        else:
-            row = conn.execute(_SNAPSHOT_FOR_CLAIM, {"charge_id": charge_id}).one_or_none()
+        row = conn.execute(_SNAPSHOT_FOR_CLAIM, {"charge_id": charge_id}).one_or_none()
         if row is None:
             return Claimed(None, None)
         if not _claimable(row, now, reconcile=reconcile):
@@ -331,16 +390,33 @@ def claim(
         if todo.call != CallKind.CHARGE:
             raise ValueError("claim records CHARGE attempts only (a lookup follows the claim)")
         params["b_count"] = todo.number
-        if pg:
-            attempt = {f"a_{k}": v for k, v in _attempt_values(charge_id, todo, now).items()}
-            found = _CLAIM_AND_START_PG.execute(conn, {**params, **attempt}).first()
-            if found is None:
-                return Claimed(None, row.status)
-            return Claimed(snap, ChargeStatus.PROCESSING, int(found.id))
         if conn.execute(_CLAIM_WITH_COUNT, params).rowcount != 1:
             return Claimed(None, row.status)
         attempt_id = _insert_attempt(conn, charge_id, todo, now)
     return Claimed(snap, ChargeStatus.PROCESSING, attempt_id)
+
+
+def _claim_pg(
+    deps: Deps, charge_id: int, now: datetime, token: datetime, *, reconcile: bool,
+    plan: Callable[[Snapshot], AttemptPlan | None] | None,
+) -> Claimed:  # fmt: skip
+    with _transaction(deps, autocommit=True) as conn:
+        claimed = {"b_id": charge_id, "b_token": token, "b_now": now}
+        row = _CLAIM_PG[reconcile].execute(conn, claimed).first()
+        if row is None:
+            status = _STATUS_PG.execute(conn, {"charge_id": charge_id}).first()
+            return Claimed(None, status.status if status is not None else None)
+        snap = _snapshot(conn, row, token)
+        todo = plan(snap) if plan is not None else None
+        if todo is None:
+            return Claimed(snap, ChargeStatus.PROCESSING)
+        if todo.call != CallKind.CHARGE:
+            raise ValueError("claim records CHARGE attempts only (a lookup follows the claim)")
+        attempt = {f"a_{k}": v for k, v in _attempt_values(charge_id, todo, now).items()}
+        found = _START_PG.execute(conn, {**claimed, "b_count": todo.number, **attempt}).first()
+        if found is None:  # the lease was taken over between our two statements
+            return Claimed(None, ChargeStatus.PROCESSING)
+        return Claimed(snap, ChargeStatus.PROCESSING, int(found.id))
 
 
 def _is_pg(conn: Connection) -> bool:
@@ -460,7 +536,12 @@ def settle(
     maybe the subscription. False when the lease was lost: the attempt row is still completed
     (it is history), the charge and subscription are left to the worker that holds it now."""
     charge_values = {"lease_expires_at": None, "updated_at": now, **charge_fields}
-    with _transaction(deps) as conn:
+    changes_subscription = (
+        subscription is not None and snap.subscription_status in subscription.when
+    )
+    # The common settle (a DONE charge of an ACTIVE subscription) is one statement on PostgreSQL.
+    single = attempt_id is not None and not changes_subscription and is_postgres(deps.engine)
+    with _transaction(deps, autocommit=single) as conn:
         if attempt_id is not None and _is_pg(conn):
             attempt_values = {"finished_at": now, **attempt_fields}
             stmt = _settle_pg(tuple(attempt_values), tuple(charge_values))
@@ -480,7 +561,7 @@ def settle(
         # Skip the (conditional, usually no-op) subscription UPDATE when the snapshot says it
         # cannot apply: an ACTIVE subscription's DONE charge is the common case. The change
         # is still conditional on the current status when it does run.
-        if subscription is not None and snap.subscription_status in subscription.when:
+        if subscription is not None and changes_subscription:
             values: dict[str, Any] = {"status": subscription.to, "updated_at": now}
             if subscription.clear_next_charge_at:
                 values["next_charge_at"] = None
