@@ -94,7 +94,11 @@ class RawStatement:
 class _Row(dict[str, Any]):
     """A row read by column key, as ``row.status`` on a SQLAlchemy ``Row``."""
 
-    __getattr__ = dict.__getitem__
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None  # so getattr(row, x, default) still works
 
 
 class _Result:
