@@ -126,7 +126,8 @@ def main() -> None:
         stage = prepare(url, sandbox, args.k, min(args.k, 2000))
         env = {"DATABASE_URL": sa_url(url), "TOSS_API_BASE": sandbox, "TOSS_SECRET_KEY": SECRET,
                "BILLBEAT_ENCRYPTION_KEY": stage.enc_key}  # fmt: skip
-        settings = Settings(**env, BILLBEAT_DB_POOL_SIZE=max(10, min(args.threads, 40)))  # type: ignore[arg-type]
+        env["BILLBEAT_DB_POOL_SIZE"] = str(max(10, min(args.threads, 40)))  # a connection each
+        settings = Settings(**env)  # type: ignore[arg-type]
         deps = build_deps(settings, clock=ManualClock(T0))
         publisher = RecordingPublisher()
         scheduler = ChargeScheduler(deps.session_factory, publisher)

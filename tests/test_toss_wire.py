@@ -3,8 +3,7 @@
 ``Transport._send`` prepares requests itself when the client owns its session (docs in
 toss/_transport.py). A recording HTTP server on loopback captures the request line, headers and
 body of the same charge sent both ways (the client's own session, and a caller-supplied one,
-which takes ``Session.request``) and they must match byte for byte, but for the
-order id.
+which takes ``Session.request``) and they must match byte for byte.
 """
 
 from __future__ import annotations

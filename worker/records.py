@@ -211,9 +211,6 @@ _SNAPSHOT = (
     .join(_customers, _customers.c.id == _subs.c.customer_id)
     .where(_charges.c.id == bindparam("charge_id"))
 )
-#: The same, locking the charge row (PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the
-#: write lock): a concurrent claimer waits for our commit, then reads PROCESSING.
-_SNAPSHOT_FOR_CLAIM = _SNAPSHOT.with_for_update(of=_charges)
 _ATTEMPTS = (
     select(
         _attempts.c.call,
@@ -227,18 +224,6 @@ _ATTEMPTS = (
     .order_by(_attempts.c.id)
 )
 _STATUS = select(_charges.c.status).where(_charges.c.id == bindparam("charge_id"))
-#: The claim itself; ``status = observed`` makes it fail loudly (rowcount 0) rather than
-#: overwrite a state we did not read, should the row lock ever be missing.
-_CLAIM = (
-    update(_charges)
-    .where(_charges.c.id == bindparam("b_id"), _charges.c.status == bindparam("b_observed"))
-    .values(
-        status=ChargeStatus.PROCESSING,
-        lease_expires_at=bindparam("b_token"),
-        updated_at=bindparam("b_now"),
-    )  # fmt: skip
-)
-_CLAIM_WITH_COUNT = _CLAIM.values(attempt_count=bindparam("b_count"))
 _INSERT_ATTEMPT = insert(_attempts).returning(_attempts.c.id)
 #: The fence: still PROCESSING with *our* lease. SET columns come from the parameters.
 _FENCED = and_(
@@ -251,46 +236,48 @@ _UPDATE_ATTEMPT = update(_attempts).where(_attempts.c.id == bindparam("b_attempt
 
 _RETRYABLE = (ChargeStatus.RETRY_SCHEDULED, ChargeStatus.UNKNOWN)
 
-# PostgreSQL runs the two writes of each transaction as ONE statement (a data-modifying CTE):
-# one round trip and one statement for the server to execute fewer, twice per charge.
+# PostgreSQL writes an attempt row and its charge's update as ONE statement (a data-modifying
+# CTE), when the call starts (``_START_PG``) and when it settles (``_settle_pg``).
 _ATTEMPT_COLUMNS = ("charge_id", "call", "number", "idempotency_key", "amount", "started_at",
                     "outcome")  # fmt: skip
-#: PostgreSQL's claim: ONE conditional UPDATE (the same rules as ``_claimable``, with
-#: ``b_now`` the worker's clock) that returns the snapshot. Atomic on its own: a concurrent
-#: claimer waits for the row lock, re-checks the WHERE on the committed row (PROCESSING, lease
-#: in the future) and gets no row. No row back: not claimable (or missing); ``_STATUS`` says.
+#: The claim: ONE conditional UPDATE taking the lease, and the only statement of what is
+#: claimable. Charge task: PENDING; RETRY_SCHEDULED/UNKNOWN whose next_attempt_at is due;
+#: PROCESSING whose lease expired (its worker died). Reconcile task: any UNKNOWN (a lookup is
+#: cheap and an operator may ask for it early). ``b_now`` is the worker's clock. Atomic on its
+#: own: a concurrent claimer waits for the row lock, PostgreSQL re-checks the WHERE on the
+#: committed row (PROCESSING, lease in the future) and it updates nothing.
 _DUE_NOW = bindparam("b_now", type_=_charges.c.updated_at.type)
-_CLAIMABLE_CHARGE = or_(
-    _charges.c.status == ChargeStatus.PENDING,
-    and_(
-        or_(*(_charges.c.status == s for s in _RETRYABLE)),
-        or_(_charges.c.next_attempt_at.is_(None), _charges.c.next_attempt_at <= _DUE_NOW),
+_CLAIMABLE = {
+    False: or_(
+        _charges.c.status == ChargeStatus.PENDING,
+        and_(
+            or_(*(_charges.c.status == s for s in _RETRYABLE)),
+            or_(_charges.c.next_attempt_at.is_(None), _charges.c.next_attempt_at <= _DUE_NOW),
+        ),
+        and_(_charges.c.status == ChargeStatus.PROCESSING, _charges.c.lease_expires_at < _DUE_NOW),
     ),
-    and_(_charges.c.status == ChargeStatus.PROCESSING, _charges.c.lease_expires_at < _DUE_NOW),
-)
-_CLAIMABLE_UNKNOWN = _charges.c.status == ChargeStatus.UNKNOWN
-
-
-def _claim_returning(claimable: Any) -> RawStatement:
-    return RawStatement(
-        update(_charges)
-        .where(
-            _charges.c.id == bindparam("b_id"),
-            _subs.c.id == _charges.c.subscription_id,
-            _customers.c.id == _subs.c.customer_id,
-            claimable,
-        )
-        .values(
-            status=ChargeStatus.PROCESSING,
-            lease_expires_at=bindparam("b_token"),
-            updated_at=_DUE_NOW,
-        )  # fmt: skip
-        .returning(*_SNAPSHOT.selected_columns)
+    True: _charges.c.status == ChargeStatus.UNKNOWN,
+}
+_CLAIM = {
+    reconcile: update(_charges)
+    .where(_charges.c.id == bindparam("b_id"), claimable)
+    .values(
+        status=ChargeStatus.PROCESSING,
+        lease_expires_at=bindparam("b_token"),
+        updated_at=_DUE_NOW,
+    )  # fmt: skip
+    for reconcile, claimable in _CLAIMABLE.items()
+}
+#: PostgreSQL: the same UPDATE returns the snapshot (SQLite's RETURNING cannot name the
+#: joined tables; there the snapshot is read after it, in the same BEGIN IMMEDIATE).
+_CLAIM_PG = {
+    reconcile: RawStatement(
+        stmt.where(
+            _subs.c.id == _charges.c.subscription_id, _customers.c.id == _subs.c.customer_id
+        ).returning(*_SNAPSHOT.selected_columns)
     )
-
-
-_CLAIM_PG = {False: _claim_returning(_CLAIMABLE_CHARGE), True: _claim_returning(_CLAIMABLE_UNKNOWN)}
-_STATUS_PG = RawStatement(_STATUS)
+    for reconcile, stmt in _CLAIM.items()
+}
 #: The STARTED CHARGE attempt of a claimed charge and its new attempt_count, fenced by our
 #: lease; returns the attempt id, or no row when the lease was lost.
 _STARTED = (
@@ -335,22 +322,6 @@ def _settle_pg(attempt_keys: tuple[str, ...], charge_keys: tuple[str, ...]) -> R
     )
 
 
-def _claimable(row: Any, now: datetime, *, reconcile: bool) -> bool:
-    """Charge task: PENDING; RETRY_SCHEDULED/UNKNOWN whose next_attempt_at is due; PROCESSING
-    whose lease expired (its worker died). Reconcile task: any UNKNOWN (a lookup is cheap and
-    an operator may ask for it early)."""
-    status = row.status
-    if reconcile:
-        return bool(status == ChargeStatus.UNKNOWN)
-    if status == ChargeStatus.PENDING:
-        return True
-    if status in _RETRYABLE:
-        return row.next_attempt_at is None or row.next_attempt_at <= now
-    if status == ChargeStatus.PROCESSING:
-        return row.lease_expires_at is not None and row.lease_expires_at < now
-    return False
-
-
 def claim(
     deps: Deps,
     charge_id: int,
@@ -359,64 +330,54 @@ def claim(
     reconcile: bool,
     plan: Callable[[Snapshot], AttemptPlan | None] | None = None,
 ) -> Claimed:
-    """Make this worker the only one acting on the charge.
+    """Make this worker the only one acting on the charge (``_CLAIM``).
 
     ``plan(snapshot)``, when given and when it returns an ``AttemptPlan``, is recorded before
     ``claim`` returns: the STARTED attempt row and the new attempt_count, fenced by the lease
     just taken. So the common charge costs two statements before the call to Toss and one after.
 
-    PostgreSQL: the claim is one conditional UPDATE returning the snapshot, then the fenced
-    attempt insert, each committing on its own (a worker that dies between the two leaves a
-    PROCESSING charge with no call recorded: its lease expires and the charge is claimed again,
-    as after any crash). SQLite: the snapshot is read and checked (``_claimable``) inside one
-    BEGIN IMMEDIATE transaction, which holds the database's write lock.
+    On PostgreSQL each statement commits on its own (a worker that dies between the claim and
+    the attempt leaves a PROCESSING charge with no call recorded: its lease expires and the
+    charge is claimed again, as after any crash); on SQLite they share one BEGIN IMMEDIATE.
     """
     token = now + timedelta(seconds=lease_seconds(deps))
-    if is_postgres(deps.engine):
-        return _claim_pg(deps, charge_id, now, token, reconcile=reconcile, plan=plan)
-    with _transaction(deps) as conn:
-        row = conn.execute(_SNAPSHOT_FOR_CLAIM, {"charge_id": charge_id}).one_or_none()
-        if row is None:
-            return Claimed(None, None)
-        if not _claimable(row, now, reconcile=reconcile):
-            return Claimed(None, row.status)
+    claimed = {"b_id": charge_id, "b_token": token, "b_now": now}
+    pg = is_postgres(deps.engine)
+    with _transaction(deps, autocommit=pg) as conn:
+        if pg:
+            row = _CLAIM_PG[reconcile].execute(conn, claimed).first()
+        elif conn.execute(_CLAIM[reconcile], claimed).rowcount == 1:
+            row = conn.execute(_SNAPSHOT, {"charge_id": charge_id}).one()
+        else:
+            row = None
+        if row is None:  # not claimable now, or missing (status None)
+            return Claimed(None, conn.execute(_STATUS, {"charge_id": charge_id}).scalar())
         snap = _snapshot(conn, row, token)
         todo = plan(snap) if plan is not None else None
-        params = {"b_id": charge_id, "b_observed": row.status, "b_token": token, "b_now": now}
         if todo is None:
-            if conn.execute(_CLAIM, params).rowcount != 1:
-                return Claimed(None, row.status)
             return Claimed(snap, ChargeStatus.PROCESSING)
         if todo.call != CallKind.CHARGE:
             raise ValueError("claim records CHARGE attempts only (a lookup follows the claim)")
-        params["b_count"] = todo.number
-        if conn.execute(_CLAIM_WITH_COUNT, params).rowcount != 1:
-            return Claimed(None, row.status)
-        attempt_id = _insert_attempt(conn, charge_id, todo, now)
+        attempt_id = _start(conn, charge_id, token, todo, now)
+    if attempt_id is None:  # the lease was taken over between our two statements
+        return Claimed(None, ChargeStatus.PROCESSING)
     return Claimed(snap, ChargeStatus.PROCESSING, attempt_id)
 
 
-def _claim_pg(
-    deps: Deps, charge_id: int, now: datetime, token: datetime, *, reconcile: bool,
-    plan: Callable[[Snapshot], AttemptPlan | None] | None,
-) -> Claimed:  # fmt: skip
-    with _transaction(deps, autocommit=True) as conn:
-        claimed = {"b_id": charge_id, "b_token": token, "b_now": now}
-        row = _CLAIM_PG[reconcile].execute(conn, claimed).first()
-        if row is None:
-            status = _STATUS_PG.execute(conn, {"charge_id": charge_id}).first()
-            return Claimed(None, status.status if status is not None else None)
-        snap = _snapshot(conn, row, token)
-        todo = plan(snap) if plan is not None else None
-        if todo is None:
-            return Claimed(snap, ChargeStatus.PROCESSING)
-        if todo.call != CallKind.CHARGE:
-            raise ValueError("claim records CHARGE attempts only (a lookup follows the claim)")
+def _start(
+    conn: Connection, charge_id: int, token: datetime, todo: AttemptPlan, now: datetime
+) -> int | None:
+    """The claimed charge's STARTED CHARGE attempt and new attempt_count, fenced by ``token``;
+    None when the lease is no longer ours."""
+    if _is_pg(conn):
         attempt = {f"a_{k}": v for k, v in _attempt_values(charge_id, todo, now).items()}
-        found = _START_PG.execute(conn, {**claimed, "b_count": todo.number, **attempt}).first()
-        if found is None:  # the lease was taken over between our two statements
-            return Claimed(None, ChargeStatus.PROCESSING)
-        return Claimed(snap, ChargeStatus.PROCESSING, int(found.id))
+        fence = {"b_id": charge_id, "b_token": token, "b_count": todo.number}
+        found = _START_PG.execute(conn, {**fence, **attempt}).first()
+        return None if found is None else int(found.id)
+    fenced = {"b_id": charge_id, "b_token": token, "attempt_count": todo.number}
+    if conn.execute(_UPDATE_FENCED, fenced).rowcount != 1:
+        return None
+    return _insert_attempt(conn, charge_id, todo, now)
 
 
 def _is_pg(conn: Connection) -> bool:
